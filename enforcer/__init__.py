@@ -1,11 +1,14 @@
 """enforcer: make a language model's output follow a JSON Schema, a regex or a grammar, token by token."""
 
+from .compile import compile_ir, compile_regex
+from .engine import Grammar, Matcher
 from .errors import (EnforcerError, SchemaError, TokenRejectedError, UnsupportedSchemaError,
                      VocabularyError)
 from .trie import TokenTrie
 from .vocab import Vocabulary
 
 __all__ = [
+    "Grammar", "Matcher", "compile_ir", "compile_regex",
     "EnforcerError", "SchemaError", "TokenRejectedError", "TokenTrie", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",
 ]

@@ -67,6 +67,28 @@ class TokenTrie:
             object.__setattr__(self, "_levels", cached)
         return cached
 
+    @property
+    def children_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(level_order, child_start, child_count)``: the children of node ``n`` are
+        ``level_order[child_start[n]:child_start[n] + child_count[n]]``, contiguous because a
+        level lists its nodes in pre-order, hence grouped by parent. Computed once."""
+        cached = self.__dict__.get("_children_index")
+        if cached is None:
+            level_order = np.concatenate(self.levels).astype(np.int32)
+            n = self.num_nodes
+            child_count = np.bincount(self.node_parent[level_order[1:]], minlength=n).astype(np.int32)
+            position = np.empty(n, dtype=np.int64)
+            position[level_order] = np.arange(n)
+            child_start = np.zeros(n, dtype=np.int64)
+            has_children = child_count > 0
+            # the first child of p is the smallest level-order position among p's children
+            first = np.full(n, np.iinfo(np.int64).max)
+            np.minimum.at(first, self.node_parent[level_order[1:]], position[level_order[1:]])
+            child_start[has_children] = first[has_children]
+            cached = (level_order, child_start, child_count)
+            object.__setattr__(self, "_children_index", cached)
+        return cached
+
     def tokens_at(self, node: int) -> np.ndarray:
         return self.token_ids[self.token_offsets[node]:self.token_offsets[node + 1]]
 

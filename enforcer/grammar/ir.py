@@ -18,7 +18,7 @@ Ranges are inclusive ``(lo, hi)`` pairs, sorted and non-overlapping (use :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Hashable, Iterable, Mapping, Union
 
 MAX_CODE_POINT = 0x10FFFF
 SURROGATES = (0xD800, 0xDFFF)
@@ -116,24 +116,33 @@ class Intersect:
 
 
 @dataclass(frozen=True)
-class Ref:
-    """A reference to a named rule of the enclosing :class:`Rules`; the way to express recursion."""
+class Complement:
+    """Every string ``item`` does not match; useful only inside an :class:`Intersect`
+    (e.g. "a JSON string, but not one of the declared property names")."""
 
-    name: str
-
-
-Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Seq, Alt, Repeat, Intersect, Ref]
+    item: Node
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A reference to a named rule of the enclosing :class:`Rules`; the way to express recursion."""
+
+    name: Hashable
+
+
+Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Seq, Alt, Repeat, Intersect, Complement, Ref]
+
+
+@dataclass(frozen=True, eq=False)
 class Rules:
-    """A grammar: named rules and the start rule."""
+    """A grammar: named rules and the start rule.
 
-    rules: dict[str, Node]
-    start: str
+    ``rules`` may be any mapping, including one that builds rules on first access (JSON objects
+    whose properties may come in any order use keys like ``("props", remaining, count)``).
+    """
 
-    def __hash__(self) -> int:  # dict field: hash by identity, rules are built once
-        return id(self)
+    rules: Mapping[Hashable, Node]
+    start: Hashable
 
 
 # Small constructors that simplify as they build, so front ends can compose freely.

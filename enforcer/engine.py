@@ -1,0 +1,355 @@
+"""The engine: a compiled :class:`Grammar` shared by many :class:`Matcher` objects.
+
+A grammar is a lazily built DFA over bytes whose states are derivative expressions (see
+:mod:`enforcer.grammar.expr`). Three tables grow as generation reaches new states and are never
+rebuilt:
+
+* ``_table[state, byte]`` -> next state (0 is the dead state), filled a whole row at a time;
+* ``_accepting[state]`` -> EOS may come now;
+* ``_masks[key]`` -> the packed token mask of a state, keyed by the state's *clamped* form so that
+  states differing only in large repetition counts share one mask (``ExprFactory.clamp``).
+
+A token mask is computed by walking the vocabulary's token trie level by level with numpy: the
+states of all live nodes of one level come from one gather, ``T[state_of_parent, node_byte]``, and
+dead nodes drop out with their whole subtree. The result is cached, so a repeated request costs a
+dict lookup and a 16 KB copy per token.
+
+Invariants the engine keeps (the point of the project):
+
+* a token is allowed only if every one of its bytes is readable and the state it leaves is live
+  (can still reach acceptance): no dead ends;
+* special tokens and ids with no bytes are never allowed, except the EOS set, which is allowed
+  exactly when the state accepts; when nothing but EOS can follow, only EOS is allowed.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from .errors import SchemaError, TokenRejectedError, VocabularyError
+from .grammar.expr import NEVER, Expr, ExprFactory
+from .vocab import Vocabulary
+
+DEAD = 0
+_LIVENESS_BUDGET = 200_000
+
+
+def _concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without a loop."""
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(total)
+
+
+class Grammar:
+    """A compiled constraint over one vocabulary: immutable from the outside, thread-safe, shared.
+
+    Build one with :func:`enforcer.compile_json_schema` or :func:`enforcer.compile_regex`, then
+    call :meth:`matcher` once per generated sequence.
+    """
+
+    def __init__(self, factory: ExprFactory, start: Expr, vocab: Vocabulary, *, source: str = ""):
+        self.vocab = vocab
+        self.source = source
+        self.approximations: list[tuple[str, str, str]] = []  # (pointer, keyword, what), strict=False
+        self._factory = factory
+        self._lock = threading.RLock()
+        self._exprs: list[Expr] = [factory.never]
+        self._state_of: dict[Expr, int] = {factory.never: DEAD}
+        self._table = np.zeros((64, 256), dtype=np.int32)
+        self._ready = np.zeros(64, dtype=bool)
+        self._ready[DEAD] = True
+        self._accepting: list[bool] = [False]
+        self._masks: dict[int, np.ndarray] = {}
+        self._mask_key: dict[int, int] = {}
+        self._live: dict[Expr, bool] = {}
+        self._clamp_bound = max(vocab.trie.max_depth, 1)
+        self.n_words = (vocab.size + 31) // 32
+        eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
+        self._eos_ids = eos
+        self._eos_words = (eos // 32).astype(np.int64)
+        self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
+        with self._lock:
+            if not self._is_live(start):
+                raise SchemaError("the constraint admits no complete output (no string satisfies it)")
+            self.initial_state = self._intern(start)
+
+    # -- states -------------------------------------------------------------------------------
+
+    def _intern(self, e: Expr) -> int:
+        sid = self._state_of.get(e)
+        if sid is None:
+            sid = len(self._exprs)
+            self._exprs.append(e)
+            self._state_of[e] = sid
+            self._accepting.append(self._factory.nullable(e))
+            if sid >= self._table.shape[0]:
+                grow = self._table.shape[0]
+                self._table = np.concatenate([self._table, np.zeros((grow, 256), dtype=np.int32)])
+                self._ready = np.concatenate([self._ready, np.zeros(grow, dtype=bool)])
+        return sid
+
+    def _is_live(self, e: Expr) -> bool:
+        """Can ``e`` still reach acceptance? Only in doubt for intersections and complements;
+        everything else that is not syntactically empty is live by construction."""
+        if e.kind == NEVER:
+            return False
+        if not e.has_bool:
+            return True
+        known = self._live.get(e)
+        if known is not None:
+            return known
+        f = self._factory
+        seen = {e}
+        frontier = [e]
+        while frontier:
+            x = frontier.pop()
+            if self._live.get(x) or f.nullable(x):
+                self._live[e] = True
+                return True
+            cuts = f.cuts(x)
+            for rep in (0, *cuts):
+                y = f.derive(x, rep)
+                if y.kind != NEVER and y not in seen and self._live.get(y) is not False:
+                    if not y.has_bool:
+                        self._live[e] = True
+                        return True
+                    seen.add(y)
+                    frontier.append(y)
+            if len(seen) > _LIVENESS_BUDGET:
+                raise SchemaError("constraint too complex: cannot decide whether an intersection "
+                                  "of its parts is empty")
+        for y in seen:  # everything reachable from e is a dead end
+            self._live[y] = False
+        return False
+
+    def _expand(self, sid: int) -> None:
+        """Fill row ``sid`` of the transition table: one derivative per byte class."""
+        with self._lock:
+            if self._ready[sid]:
+                return
+            f = self._factory
+            e = self._exprs[sid]
+            row = np.zeros(256, dtype=np.int32)
+            bounds = (0, *f.cuts(e), 256)
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                d = f.derive(e, lo)
+                if d.kind != NEVER and self._is_live(d):
+                    row[lo:hi] = self._intern(d)
+            self._table[sid] = row
+            self._ready[sid] = True
+
+    def step(self, sid: int, data: bytes) -> int:
+        """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
+        table, ready = self._table, self._ready
+        for byte in data:
+            if not ready[sid]:
+                self._expand(sid)
+                table, ready = self._table, self._ready
+            sid = int(table[sid, byte])
+            if sid == DEAD:
+                return DEAD
+        return sid
+
+    def is_accepting(self, sid: int) -> bool:
+        return self._accepting[sid]
+
+    # -- token masks --------------------------------------------------------------------------
+
+    def token_mask(self, sid: int) -> np.ndarray:
+        """Packed int32 words: bit ``i % 32`` of word ``i // 32`` set iff token ``i`` may come
+        next, EOS not included. Cached per (clamped) state; do not modify the result."""
+        key = self._mask_key.get(sid)
+        if key is not None:
+            mask = self._masks.get(key)
+            if mask is not None:
+                return mask
+        with self._lock:
+            e = self._exprs[sid]
+            key = self._intern(self._factory.clamp(e, self._clamp_bound))
+            self._mask_key[sid] = key
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = self._walk(key)
+                mask.setflags(write=False)
+                self._masks[key] = mask
+            return mask
+
+    def _walk(self, sid: int) -> np.ndarray:
+        trie = self.vocab.trie
+        level_order, child_start, child_count = trie.children_index
+        node_byte = trie.node_byte
+        nodes = np.zeros(1, dtype=np.int64)
+        states = np.full(1, sid, dtype=np.int32)
+        live_nodes = []
+        while True:
+            counts = child_count[nodes]
+            total = int(counts.sum())
+            if total == 0:
+                break
+            children = level_order[_concat_ranges(child_start[nodes], counts, total)]
+            parents = np.repeat(states, counts)
+            ready = self._ready[parents]
+            if not ready.all():
+                for s in np.unique(parents[~ready]):
+                    self._expand(int(s))
+            child_states = self._table[parents, node_byte[children]]
+            keep = child_states != DEAD
+            nodes = children[keep]
+            if nodes.size == 0:
+                break
+            states = child_states[keep]
+            live_nodes.append(nodes)
+        bits = np.zeros(self.n_words * 32, dtype=bool)
+        if live_nodes:
+            allowed = np.concatenate(live_nodes)
+            offsets = trie.token_offsets
+            counts = offsets[allowed + 1] - offsets[allowed]
+            total = int(counts.sum())
+            if total:
+                bits[trie.token_ids[_concat_ranges(offsets[allowed].astype(np.int64), counts, total)]] = True
+        return np.packbits(bits, bitorder="little").view(np.int32)
+
+    def fill_mask(self, sid: int, out: np.ndarray, *, terminated: bool = False) -> None:
+        """Write the allowed set of state ``sid`` (EOS included when accepting) into ``out``."""
+        if terminated:
+            out[:] = 0
+        else:
+            out[: self.n_words] = self.token_mask(sid)
+            out[self.n_words:] = 0
+        if terminated or self._accepting[sid]:
+            np.bitwise_or.at(out, self._eos_words, self._eos_bits)
+
+    def matcher(self) -> Matcher:
+        """A fresh matcher at the start of the output."""
+        return Matcher(self)
+
+    @property
+    def num_states(self) -> int:
+        return len(self._exprs)
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.source or 'custom'}, states={self.num_states}, masks={len(self._masks)})"
+
+
+class Matcher:
+    """Follows one generated sequence through a grammar.
+
+    ``fill_next_token_bitmask`` says what may come next, ``advance`` consumes the token that was
+    sampled. Cheap to create and to :meth:`fork` (beam search, speculative decoding); all heavy
+    state lives in the shared :class:`Grammar`.
+    """
+
+    __slots__ = ("grammar", "_states", "_terminated_at")
+
+    def __init__(self, grammar: Grammar):
+        self.grammar = grammar
+        self._states = [grammar.initial_state]
+        self._terminated_at: int | None = None  # history length when EOS was consumed
+
+    @property
+    def state(self) -> int:
+        return self._states[-1]
+
+    def is_complete(self) -> bool:
+        """The output so far is a complete match: EOS may come now."""
+        return self.grammar.is_accepting(self._states[-1])
+
+    def is_terminated(self) -> bool:
+        """An EOS token has been consumed."""
+        return self._terminated_at is not None
+
+    def fill_next_token_bitmask(self, bitmask: Any, row: int = 0) -> None:
+        """Write the allowed tokens into row ``row`` of an int32 bitmask.
+
+        ``bitmask`` is a numpy array or a CPU torch tensor of shape ``(rows, words)`` with
+        ``words >= ceil(vocab.size / 32)``; bit ``i % 32`` of word ``i // 32`` is token ``i``.
+        """
+        out = _row_view(bitmask, row)
+        if out.shape[0] < self.grammar.n_words:
+            raise VocabularyError(
+                f"bitmask has {out.shape[0]} words per row but the vocabulary needs "
+                f"{self.grammar.n_words} ({self.grammar.vocab.size} tokens)")
+        self.grammar.fill_mask(self._states[-1], out, terminated=self.is_terminated())
+
+    def allowed_token_ids(self) -> list[int]:
+        """The allowed token ids, ascending (EOS ids included when complete)."""
+        words = np.zeros(self.grammar.n_words, dtype=np.int32)
+        self.grammar.fill_mask(self._states[-1], words, terminated=self.is_terminated())
+        bits = np.unpackbits(words.view(np.uint8), bitorder="little")
+        return np.flatnonzero(bits[: self.grammar.vocab.size]).tolist()
+
+    def is_token_allowed(self, token_id: int) -> bool:
+        vocab = self.grammar.vocab
+        if token_id in vocab.eos_token_ids:
+            return self.is_terminated() or self.is_complete()
+        if self.is_terminated() or not 0 <= token_id < vocab.size:
+            return False
+        mask = self.grammar.token_mask(self._states[-1])
+        return bool((int(mask[token_id // 32]) >> (token_id % 32)) & 1)
+
+    def advance(self, token_id: int) -> None:
+        """Consume ``token_id``; raise :class:`TokenRejectedError` if the mask forbids it."""
+        grammar = self.grammar
+        vocab = grammar.vocab
+        token_id = int(token_id)
+        if not 0 <= token_id < vocab.size:
+            raise TokenRejectedError(f"token id {token_id} is outside the vocabulary (size {vocab.size})")
+        state = self._states[-1]
+        if token_id in vocab.eos_token_ids:
+            if not (self.is_terminated() or grammar.is_accepting(state)):
+                raise TokenRejectedError(f"EOS token {token_id} before the output is complete")
+            if self._terminated_at is None:
+                self._terminated_at = len(self._states)
+            self._states.append(state)
+            return
+        if self.is_terminated():
+            raise TokenRejectedError(f"token {token_id} after EOS")
+        data = vocab.token_bytes(token_id)
+        if data is None:
+            raise TokenRejectedError(f"token {token_id} is a special token or has no bytes")
+        nxt = grammar.step(state, data)
+        if nxt == DEAD:
+            raise TokenRejectedError(f"token {token_id} ({data!r}) is not allowed here")
+        self._states.append(nxt)
+
+    def rollback(self, n_tokens: int = 1) -> None:
+        """Undo the last ``n_tokens`` advances (speculative decoding, backtracking)."""
+        if n_tokens < 0 or n_tokens >= len(self._states):
+            raise ValueError(f"cannot roll back {n_tokens} tokens: {len(self._states) - 1} consumed")
+        if n_tokens:
+            del self._states[-n_tokens:]
+        if self._terminated_at is not None and len(self._states) <= self._terminated_at:
+            self._terminated_at = None
+
+    def fork(self) -> Matcher:
+        """An independent copy at the same position."""
+        twin = Matcher.__new__(Matcher)
+        twin.grammar = self.grammar
+        twin._states = list(self._states)
+        twin._terminated_at = self._terminated_at
+        return twin
+
+    def reset(self) -> None:
+        self._states = [self.grammar.initial_state]
+        self._terminated_at = None
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self._states) - 1
+
+
+def _row_view(bitmask: Any, row: int) -> np.ndarray:
+    """Row ``row`` of a numpy array or CPU torch tensor, as a writable int32 numpy view."""
+    if isinstance(bitmask, np.ndarray):
+        array = bitmask
+    elif hasattr(bitmask, "numpy") and str(getattr(bitmask, "device", "cpu")) == "cpu":
+        array = bitmask.numpy()
+    else:
+        raise TypeError("bitmask must be a numpy array or a CPU torch tensor; apply it to GPU "
+                        "logits with enforcer.masking")
+    if array.dtype != np.int32:
+        raise TypeError(f"bitmask must be int32, got {array.dtype}")
+    return array[row] if array.ndim == 2 else array

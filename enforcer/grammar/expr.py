@@ -1,0 +1,390 @@
+"""Byte-level expressions with Brzozowski derivatives: the automaton the engine runs.
+
+Why derivatives instead of building an NFA/DFA up front (the llguidance ``derivre`` idea):
+
+* Nothing is built before it is needed. The state after reading some bytes *is* the expression
+  "what may still follow", computed on demand and interned, so compiling a schema costs
+  milliseconds and branches never taken cost nothing.
+* Bounded repetition stays compact: ``x{0,300}`` is one node, its derivative is
+  ``x'·x{0,299}``; no 300 copies of the automaton.
+* Intersection and complement are one line each (``d(a & b) = d(a) & d(b)``), which is how
+  ``pattern`` + ``minLength``/``maxLength`` and "any key except the declared ones" are expressed
+  exactly.
+* References give context-free grammars for free (for grammars without left recursion): the
+  derivative of a nested value is the inner derivative followed by what remains outside, so the
+  expression itself plays the role of the parser stack.
+
+Expressions are hash-consed by an :class:`ExprFactory`: structurally equal expressions are the
+same object, so equality is identity and a dict keyed by expressions is a DFA state table. A
+factory belongs to one grammar and is not thread-safe by itself; the engine serialises access.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, Iterable
+
+from ..errors import SchemaError
+
+NEVER, EMPTY, BYTES, CLASS, SEQ, ALT, REPEAT, AND, NOT, REF = range(10)
+_KIND_NAMES = ("never", "empty", "bytes", "class", "seq", "alt", "repeat", "and", "not", "ref")
+FULL_CLASS = (1 << 256) - 1
+_IN_PROGRESS = object()
+
+
+class Expr:
+    """An interned expression node. Never build one directly: use an :class:`ExprFactory`."""
+
+    __slots__ = ("kind", "args", "uid", "_hash", "_nullable", "_cuts", "_derivs", "_clamped",
+                 "has_bool", "__weakref__")
+
+    def __init__(self, kind: int, args: tuple, uid: int, has_bool: bool):
+        self.kind = kind
+        self.args = args
+        self.uid = uid
+        self._hash = hash((kind, args))
+        self._nullable: bool | None = None
+        self._cuts: tuple[int, ...] | None = None
+        self._derivs: dict[int, object] = {}
+        self._clamped: Expr | None = None
+        self.has_bool = has_bool
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __repr__(self) -> str:
+        return f"Expr#{self.uid}({_KIND_NAMES[self.kind]})"
+
+
+class ExprFactory:
+    """Builds, interns and differentiates expressions of one grammar.
+
+    ``resolve(key)`` returns the body of rule ``key`` (an :class:`Expr` built by this factory);
+    it is called lazily, the first time a reference is entered, so rule tables may be infinite
+    (generated on demand).
+    """
+
+    def __init__(self, resolve: Callable[[Hashable], Expr] | None = None):
+        self._table: dict[tuple, Expr] = {}
+        self._resolve_fn = resolve
+        self._rules: dict[Hashable, Expr] = {}
+        self.never = self._make(NEVER, ())
+        self.empty = self._make(EMPTY, ())
+
+    # -- interning ----------------------------------------------------------------------------
+
+    def _make(self, kind: int, args: tuple, has_bool: bool = False) -> Expr:
+        key = (kind, args)
+        found = self._table.get(key)
+        if found is None:
+            found = Expr(kind, args, len(self._table), has_bool)
+            self._table[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    # -- constructors -------------------------------------------------------------------------
+
+    def literal(self, data: bytes) -> Expr:
+        if not data:
+            return self.empty
+        return self._make(BYTES, (bytes(data),))
+
+    def byte_set(self, mask: int) -> Expr:
+        """One byte whose bit is set in the 256-bit ``mask``."""
+        if mask == 0:
+            return self.never
+        if mask & (mask - 1) == 0:
+            return self.literal(bytes([mask.bit_length() - 1]))
+        return self._make(CLASS, (mask,))
+
+    def byte_ranges(self, ranges: Iterable[tuple[int, int]]) -> Expr:
+        mask = 0
+        for lo, hi in ranges:
+            mask |= ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)
+        return self.byte_set(mask)
+
+    def seq(self, *items: Expr) -> Expr:
+        result = self.empty
+        for item in reversed(items):
+            result = self._seq2(item, result)
+        return result
+
+    def _seq2(self, head: Expr, tail: Expr) -> Expr:
+        if head.kind == NEVER or tail.kind == NEVER:
+            return self.never
+        if head.kind == EMPTY:
+            return tail
+        if tail.kind == EMPTY:
+            return head
+        if head.kind == SEQ:  # keep sequences right-nested: (a b) c -> a (b c)
+            return self._seq2(head.args[0], self._seq2(head.args[1], tail))
+        if head.kind == BYTES:  # merge adjacent literals so equal languages meet as one node
+            if tail.kind == BYTES:
+                return self.literal(head.args[0] + tail.args[0])
+            if tail.kind == SEQ and tail.args[0].kind == BYTES:
+                return self._seq2(self.literal(head.args[0] + tail.args[0].args[0]), tail.args[1])
+        return self._make(SEQ, (head, tail), head.has_bool or tail.has_bool)
+
+    def alt(self, *items: Expr) -> Expr:
+        flat: dict[Expr, None] = {}
+        byte_mask = 0
+        for item in items:
+            for sub in item.args if item.kind == ALT else (item,):
+                if sub.kind == NEVER:
+                    continue
+                if sub.kind == CLASS:
+                    byte_mask |= sub.args[0]
+                elif sub.kind == BYTES and len(sub.args[0]) == 1:
+                    byte_mask |= 1 << sub.args[0][0]
+                else:
+                    flat[sub] = None
+        if byte_mask:
+            flat[self.byte_set(byte_mask)] = None
+        if len(flat) > 1 and self.empty in flat and any(
+                x is not self.empty and x.kind != REF and not x.has_bool and self._nullable_no_refs(x)
+                for x in flat):
+            del flat[self.empty]  # "ε | x" is x when x already accepts the empty string
+        if not flat:
+            return self.never
+        if len(flat) == 1:
+            return next(iter(flat))
+        members = tuple(sorted(flat, key=lambda e: e.uid))
+        return self._make(ALT, members, any(m.has_bool for m in members))
+
+    def repeat(self, item: Expr, lo: int = 0, hi: int | None = None) -> Expr:
+        if hi is not None and hi < lo:
+            return self.never
+        if hi == 0 or item.kind == EMPTY:
+            return self.empty
+        if item.kind == NEVER:
+            return self.empty if lo == 0 else self.never
+        if lo == 1 and hi == 1:
+            return item
+        return self._make(REPEAT, (item, lo, hi), item.has_bool)
+
+    def both(self, *items: Expr) -> Expr:
+        """Intersection: strings every item matches."""
+        flat: dict[Expr, None] = {}
+        for item in items:
+            for sub in item.args if item.kind == AND else (item,):
+                if sub.kind == NEVER:
+                    return self.never
+                flat[sub] = None
+        if not flat:
+            raise ValueError("intersection of nothing")
+        if len(flat) == 1:
+            return next(iter(flat))
+        members = tuple(sorted(flat, key=lambda e: e.uid))
+        return self._make(AND, members, True)
+
+    def complement(self, item: Expr) -> Expr:
+        """Every byte string ``item`` does not match (intersect it with something useful)."""
+        if item.kind == NOT:
+            return item.args[0]
+        return self._make(NOT, (item,), True)
+
+    def ref(self, key: Hashable) -> Expr:
+        return self._make(REF, (key,))
+
+    def define(self, key: Hashable, body: Expr) -> None:
+        """Give rule ``key`` its body (alternative to a ``resolve`` function)."""
+        self._rules[key] = body
+
+    def resolve(self, key: Hashable) -> Expr:
+        body = self._rules.get(key)
+        if body is None:
+            if self._resolve_fn is None:
+                raise SchemaError(f"reference to undefined rule {key!r}")
+            body = self._resolve_fn(key)
+            self._rules[key] = body
+        return body
+
+    # -- properties ---------------------------------------------------------------------------
+
+    def _nullable_no_refs(self, e: Expr) -> bool:
+        """Nullability, for use while rules may still be undefined: refs count as non-nullable."""
+        k = e.kind
+        if k == EMPTY:
+            return True
+        if k in (NEVER, BYTES, CLASS, REF):
+            return False
+        if k == SEQ:
+            return self._nullable_no_refs(e.args[0]) and self._nullable_no_refs(e.args[1])
+        if k == ALT:
+            return any(self._nullable_no_refs(x) for x in e.args)
+        if k == REPEAT:
+            return e.args[1] == 0 or self._nullable_no_refs(e.args[0])
+        if k == AND:
+            return all(self._nullable_no_refs(x) for x in e.args)
+        return not self._nullable_no_refs(e.args[0])  # NOT
+
+    def nullable(self, e: Expr) -> bool:
+        """Whether ``e`` matches the empty string: the state accepts, EOS may come now."""
+        if e._nullable is not None:
+            return e._nullable
+        k = e.kind
+        if k == REF:
+            e._nullable = False  # least fixpoint: assume not while the rule is being examined
+            result = self.nullable(self.resolve(e.args[0]))
+        elif k == EMPTY:
+            result = True
+        elif k in (NEVER, BYTES, CLASS):
+            result = False
+        elif k == SEQ:
+            result = self.nullable(e.args[0]) and self.nullable(e.args[1])
+        elif k == ALT:
+            result = any(self.nullable(x) for x in e.args)
+        elif k == REPEAT:
+            result = e.args[1] == 0 or self.nullable(e.args[0])
+        elif k == AND:
+            result = all(self.nullable(x) for x in e.args)
+        else:
+            result = not self.nullable(e.args[0])
+        e._nullable = result
+        return result
+
+    def cuts(self, e: Expr) -> tuple[int, ...]:
+        """Byte values where the derivative may change: bytes between two cuts behave alike.
+
+        Lets a whole DFA row (256 bytes) be filled with one derivative per class, typically a
+        handful, instead of 256.
+        """
+        if e._cuts is not None:
+            return e._cuts
+        k = e.kind
+        if k in (NEVER, EMPTY):
+            result: tuple[int, ...] = ()
+        elif k == BYTES:
+            b = e.args[0][0]
+            result = (b, b + 1)
+        elif k == CLASS:
+            mask = e.args[0]
+            result = tuple(i for i in range(1, 256) if ((mask >> i) & 1) != ((mask >> (i - 1)) & 1))
+        elif k == SEQ:
+            result = self.cuts(e.args[0])
+            if self.nullable(e.args[0]):
+                result = tuple(sorted(set(result) | set(self.cuts(e.args[1]))))
+        elif k in (ALT, AND):
+            merged: set[int] = set()
+            for x in e.args:
+                merged.update(self.cuts(x))
+            result = tuple(sorted(merged))
+        elif k in (REPEAT, NOT):
+            result = self.cuts(e.args[0])
+        else:  # REF
+            e._cuts = ()  # a cycle back here is left recursion; derive() reports it
+            result = self.cuts(self.resolve(e.args[0]))
+        e._cuts = result
+        return result
+
+    def derive(self, e: Expr, byte: int) -> Expr:
+        """The expression matching ``{s : byte + s in L(e)}``."""
+        found = e._derivs.get(byte)
+        if found is not None:
+            if found is _IN_PROGRESS:
+                raise SchemaError(f"left recursion through rule {e.args[0]!r}: a rule may not "
+                                  "reach itself without consuming input")
+            return found  # type: ignore[return-value]
+        k = e.kind
+        if k in (NEVER, EMPTY):
+            result = self.never
+        elif k == BYTES:
+            data = e.args[0]
+            result = self.literal(data[1:]) if data[0] == byte else self.never
+        elif k == CLASS:
+            result = self.empty if (e.args[0] >> byte) & 1 else self.never
+        elif k == SEQ:
+            head, tail = e.args
+            result = self._seq2(self.derive(head, byte), tail)
+            if self.nullable(head):
+                result = self.alt(result, self.derive(tail, byte))
+        elif k == ALT:
+            result = self.alt(*(self.derive(x, byte) for x in e.args))
+        elif k == REPEAT:
+            item, lo, hi = e.args
+            if lo > 0 and self.nullable(item):
+                lo = 0
+            rest = self.repeat(item, max(lo - 1, 0), None if hi is None else hi - 1)
+            result = self._seq2(self.derive(item, byte), rest)
+        elif k == AND:
+            result = self.both(*(self.derive(x, byte) for x in e.args))
+        elif k == NOT:
+            result = self.complement(self.derive(e.args[0], byte))
+        else:  # REF
+            e._derivs[byte] = _IN_PROGRESS
+            try:
+                result = self.derive(self.resolve(e.args[0]), byte)
+            finally:
+                del e._derivs[byte]
+        e._derivs[byte] = result
+        return result
+
+    def derive_bytes(self, e: Expr, data: bytes) -> Expr:
+        for byte in data:
+            e = self.derive(e, byte)
+            if e.kind == NEVER:
+                break
+        return e
+
+    def clamp(self, e: Expr, bound: int) -> Expr:
+        """``e`` with every repetition count above ``bound`` treated as "many".
+
+        Any string of at most ``bound`` bytes is a viable prefix of ``e`` exactly when it is one
+        of ``clamp(e, bound)`` (each repetition of a non-nullable item eats at least one byte, so
+        counts beyond ``bound`` cannot be told apart within ``bound`` bytes). With ``bound`` = the
+        longest token, the token mask of ``e`` is the mask of its clamp: the 300 states of a
+        ``maxLength: 300`` string share one mask until the last few characters.
+        """
+        if e._clamped is not None:
+            return e._clamped
+        k = e.kind
+        if k == SEQ:
+            result = self._seq2(self.clamp(e.args[0], bound), self.clamp(e.args[1], bound))
+        elif k == ALT:
+            result = self.alt(*(self.clamp(x, bound) for x in e.args))
+        elif k == AND:
+            result = self.both(*(self.clamp(x, bound) for x in e.args))
+        elif k == NOT:
+            result = e  # the complement of a clamp is not the clamp of a complement
+        elif k == REPEAT:
+            item, lo, hi = e.args
+            if self.nullable(item):
+                result = e
+            else:
+                inner = self.clamp(item, bound)
+                lo = min(lo, bound + 1)
+                hi = None if hi is None or hi > bound else hi
+                result = self.repeat(inner, lo, hi)
+        else:
+            result = e
+        e._clamped = result
+        return result
+
+    def describe(self, e: Expr, depth: int = 3) -> str:
+        """A short human-readable rendering (for errors and debugging)."""
+        k = e.kind
+        if depth <= 0:
+            return "…"
+        if k == NEVER:
+            return "∅"
+        if k == EMPTY:
+            return "ε"
+        if k == BYTES:
+            return repr(e.args[0])[1:]
+        if k == CLASS:
+            return f"[{bin(e.args[0]).count('1')} bytes]"
+        if k == SEQ:
+            return f"{self.describe(e.args[0], depth - 1)} {self.describe(e.args[1], depth - 1)}"
+        if k == ALT:
+            return "(" + " | ".join(self.describe(x, depth - 1) for x in e.args[:4]) + (" | …)" if len(e.args) > 4 else ")")
+        if k == REPEAT:
+            return f"({self.describe(e.args[0], depth - 1)}){{{e.args[1]},{'' if e.args[2] is None else e.args[2]}}}"
+        if k == AND:
+            return "(" + " & ".join(self.describe(x, depth - 1) for x in e.args) + ")"
+        if k == NOT:
+            return f"!({self.describe(e.args[0], depth - 1)})"
+        return f"<{e.args[0]}>"
