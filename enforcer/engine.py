@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from .errors import SchemaError, TokenRejectedError, VocabularyError
-from .grammar.expr import NEVER, Expr, ExprFactory
+from .grammar.expr import ALT, AND, BYTES, CLASS, EMPTY, NEVER, NOT, REF, REPEAT, SEQ, Expr, ExprFactory
 from .vocab import Vocabulary
 
 DEAD = 0
 _LIVENESS_BUDGET = 200_000
+_SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
 
 
 def _concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
@@ -66,6 +67,10 @@ class Grammar:
         self._mask_key: dict[int, int] = {}
         self._live: dict[Expr, bool] = {}
         self._clamp_bound = max(vocab.trie.max_depth, 1)
+        token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
+        known = vocab.trie.token_node[: vocab.size]
+        token_node[: known.size] = np.where(known >= 0, known, vocab.trie.num_nodes)
+        self._token_node = token_node
         self.n_words = (vocab.size + 31) // 32
         eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
         self._eos_ids = eos
@@ -92,36 +97,54 @@ class Grammar:
         return sid
 
     def _is_live(self, e: Expr) -> bool:
-        """Can ``e`` still reach acceptance? Only in doubt for intersections and complements;
-        everything else that is not syntactically empty is live by construction."""
-        if e.kind == NEVER:
+        """Can ``e`` still reach acceptance (is its language non-empty)?
+
+        Structural for everything but intersections: a sequence is live when both parts are, an
+        alternative when one is, and rules are productive (front ends guarantee it). Only an
+        intersection needs a search, over its own derivatives, and the answer is memoised.
+        """
+        kind = e.kind
+        if kind == NEVER:
             return False
-        if not e.has_bool:
+        if not e.has_bool or kind in (EMPTY, BYTES, CLASS, REF):
             return True
         known = self._live.get(e)
         if known is not None:
             return known
+        if kind == SEQ:
+            result = self._is_live(e.args[0]) and self._is_live(e.args[1])
+        elif kind == ALT:
+            result = any(self._is_live(x) for x in e.args)
+        elif kind == REPEAT:
+            result = e.args[1] == 0 or self._is_live(e.args[0])
+        elif kind == NOT:
+            result = True  # the complement of what we build (a few key names) is never everything
+        else:
+            result = self._search_live(e)
+        self._live[e] = result
+        return result
+
+    def _search_live(self, e: Expr) -> bool:
+        """Depth-first search for an accepting derivative of an intersection."""
         f = self._factory
         seen = {e}
-        frontier = [e]
-        while frontier:
-            x = frontier.pop()
-            if self._live.get(x) or f.nullable(x):
-                self._live[e] = True
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            if f.nullable(x) or self._live.get(x):
                 return True
-            cuts = f.cuts(x)
-            for rep in (0, *cuts):
+            for rep in (0, *f.cuts(x)):
                 y = f.derive(x, rep)
-                if y.kind != NEVER and y not in seen and self._live.get(y) is not False:
-                    if not y.has_bool:
-                        self._live[e] = True
-                        return True
-                    seen.add(y)
-                    frontier.append(y)
+                if y.kind == NEVER or y in seen or self._live.get(y) is False:
+                    continue
+                if y.kind != AND and self._is_live(y):
+                    return True
+                seen.add(y)
+                stack.append(y)
             if len(seen) > _LIVENESS_BUDGET:
                 raise SchemaError("constraint too complex: cannot decide whether an intersection "
                                   "of its parts is empty")
-        for y in seen:  # everything reachable from e is a dead end
+        for y in seen:  # nothing reachable from e accepts
             self._live[y] = False
         return False
 
@@ -178,39 +201,55 @@ class Grammar:
             return mask
 
     def _walk(self, sid: int) -> np.ndarray:
+        """The token mask of state ``sid``: a breadth-first walk of the token trie.
+
+        While few nodes are alive, only their children are visited (cost ~ live nodes). Once a
+        level has many live nodes (a free string: nearly the whole vocabulary), it switches to
+        whole-level gathers, where dead parents simply map to the dead state: three numpy
+        gathers per level and no bookkeeping.
+        """
         trie = self.vocab.trie
         level_order, child_start, child_count = trie.children_index
-        node_byte = trie.node_byte
+        node_byte, level_edges = trie.node_byte, trie.level_edges
+        state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
+        state_of_node[0] = sid
         nodes = np.zeros(1, dtype=np.int64)
         states = np.full(1, sid, dtype=np.int32)
-        live_nodes = []
-        while True:
-            counts = child_count[nodes]
-            total = int(counts.sum())
-            if total == 0:
+        depth, dense = 0, False
+        while depth < len(level_edges) - 1:
+            depth += 1
+            if not dense:
+                counts = child_count[nodes]
+                total = int(counts.sum())
+                if total == 0:
+                    break
+                if total <= _SPARSE_LIMIT:
+                    children = level_order[_concat_ranges(child_start[nodes], counts, total)]
+                    parents = np.repeat(states, counts)
+                    child_states = self._gather(parents, node_byte[children])
+                    keep = child_states != DEAD
+                    nodes, states = children[keep], child_states[keep]
+                    if nodes.size == 0:
+                        break
+                    state_of_node[nodes] = states
+                    continue
+                dense = True
+            level, parents_of_level, bytes_of_level = level_edges[depth]
+            level_states = self._gather(state_of_node[parents_of_level], bytes_of_level)
+            state_of_node[level] = level_states
+            if not level_states.any():
                 break
-            children = level_order[_concat_ranges(child_start[nodes], counts, total)]
-            parents = np.repeat(states, counts)
-            ready = self._ready[parents]
-            if not ready.all():
-                for s in np.unique(parents[~ready]):
-                    self._expand(int(s))
-            child_states = self._table[parents, node_byte[children]]
-            keep = child_states != DEAD
-            nodes = children[keep]
-            if nodes.size == 0:
-                break
-            states = child_states[keep]
-            live_nodes.append(nodes)
         bits = np.zeros(self.n_words * 32, dtype=bool)
-        if live_nodes:
-            allowed = np.concatenate(live_nodes)
-            offsets = trie.token_offsets
-            counts = offsets[allowed + 1] - offsets[allowed]
-            total = int(counts.sum())
-            if total:
-                bits[trie.token_ids[_concat_ranges(offsets[allowed].astype(np.int64), counts, total)]] = True
+        bits[: self.vocab.size] = state_of_node[self._token_node] != DEAD
         return np.packbits(bits, bitorder="little").view(np.int32)
+
+    def _gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """``T[parents, data]``, expanding the rows of states not yet expanded."""
+        ready = self._ready[parents]
+        if not ready.all():
+            for s in np.unique(parents[~ready]):
+                self._expand(int(s))
+        return self._table.ravel()[parents * 256 + data]
 
     def fill_mask(self, sid: int, out: np.ndarray, *, terminated: bool = False) -> None:
         """Write the allowed set of state ``sid`` (EOS included when accepting) into ``out``."""

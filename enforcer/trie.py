@@ -89,6 +89,17 @@ class TokenTrie:
             object.__setattr__(self, "_children_index", cached)
         return cached
 
+    @property
+    def level_edges(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per depth ``d``: ``(nodes, parents, bytes)`` of level ``d`` as ready-made arrays, so a
+        dense walk step is two gathers. Computed once."""
+        cached = self.__dict__.get("_level_edges")
+        if cached is None:
+            cached = [(level, self.node_parent[level].astype(np.int64), self.node_byte[level].astype(np.int64))
+                      for level in self.levels]
+            object.__setattr__(self, "_level_edges", cached)
+        return cached
+
     def tokens_at(self, node: int) -> np.ndarray:
         return self.token_ids[self.token_offsets[node]:self.token_offsets[node + 1]]
 
