@@ -1,6 +1,6 @@
 """enforcer: make a language model's output follow a JSON Schema, a regex or a grammar, token by token."""
 
-from .compile import compile_ir, compile_regex
+from .compile import compile_ir, compile_json_schema, compile_regex
 from .engine import Grammar, Matcher
 from .errors import (EnforcerError, SchemaError, TokenRejectedError, UnsupportedSchemaError,
                      VocabularyError)
@@ -8,7 +8,7 @@ from .trie import TokenTrie
 from .vocab import Vocabulary
 
 __all__ = [
-    "Grammar", "Matcher", "compile_ir", "compile_regex",
+    "Grammar", "Matcher", "compile_ir", "compile_json_schema", "compile_regex",
     "EnforcerError", "SchemaError", "TokenRejectedError", "TokenTrie", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",
 ]

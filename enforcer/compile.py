@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .engine import Grammar
 from .grammar import ir
 from .grammar.lower import Lowering
 from .grammar.regex import parse_regex
 from .vocab import Vocabulary
+
+
+def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int = "compact",
+                        property_order: str = "schema", strict: bool = True,
+                        max_whitespace: int = 8) -> Grammar:
+    """The output must be one JSON value valid under ``schema`` (draft 2020-12).
+
+    ``schema``: a dict, JSON text, or a pydantic model class. ``whitespace``: ``"compact"``,
+    ``"flexible"`` (up to ``max_whitespace`` whitespace characters per gap) or an ``int`` indent.
+    ``property_order``: ``"schema"`` (declaration order, optional ones skippable) or ``"any"``
+    (any order, each at most once). ``strict=False`` enforces the closest superset of what cannot
+    be enforced exactly, with a warning, instead of raising ``UnsupportedSchemaError``.
+    """
+    from .schema import load_schema
+    from .schema.compiler import SchemaCompiler  # imports jsonschema: only when needed
+
+    compiler = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
+                              strict=strict, max_ws=max_whitespace)
+    grammar = compile_ir(compiler.compile(), vocab, source="json schema")
+    grammar.approximations = list(compiler.approximations)
+    return grammar
 
 
 def compile_ir(node: ir.Node | ir.Rules, vocab: Vocabulary, *, source: str = "") -> Grammar:

@@ -77,7 +77,7 @@ class Grammar:
         self._eos_words = (eos // 32).astype(np.int64)
         self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
         with self._lock:
-            if not self._is_live(start):
+            if not self._is_productive(start, set()):
                 raise SchemaError("the constraint admits no complete output (no string satisfies it)")
             self.initial_state = self._intern(start)
 
@@ -123,6 +123,25 @@ class Grammar:
             result = self._search_live(e)
         self._live[e] = result
         return result
+
+    def _is_productive(self, e: Expr, entered: set) -> bool:
+        """Liveness of the start state, looking into rules too: a schema whose every branch is
+        impossible lowers to rules whose bodies are empty. A rule met again while being examined
+        counts as productive (its other branches decide)."""
+        kind = e.kind
+        if kind == REF:
+            key = e.args[0]
+            if key in entered:
+                return True
+            entered.add(key)
+            return self._is_productive(self._factory.resolve(key), entered)
+        if kind == SEQ:
+            return self._is_productive(e.args[0], entered) and self._is_productive(e.args[1], entered)
+        if kind == ALT:
+            return any(self._is_productive(x, entered) for x in e.args)
+        if kind == REPEAT:
+            return e.args[1] == 0 or self._is_productive(e.args[0], entered)
+        return self._is_live(e)
 
     def _search_live(self, e: Expr) -> bool:
         """Depth-first search for an accepting derivative of an intersection."""

@@ -1,13 +1,13 @@
 """Tests of the JSON Schema ``pattern`` parser (enforcer.grammar.regex).
 
-The language of a node is checked with a small matcher over code points (``matches`` below, a
-test oracle only) and compared with Python's ``re`` on a translated pattern, since Python's
-dialect differs from ECMA-262 in ``.``, ``$``, ``\\s`` and (without ``re.ASCII``) ``\\d``/``\\w``.
+The language of a node is checked with a small matcher over code points (``matches`` from
+tests/ir_oracle.py, a test oracle only) and compared with Python's ``re`` on a translated pattern,
+since Python's dialect differs from ECMA-262 in ``.``, ``$``, ``\\s`` and (without
+``re.ASCII``) ``\\d``/``\\w``.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 import time
 import unicodedata
@@ -30,57 +30,9 @@ from enforcer.grammar.ir import (
     normalize_ranges,
 )
 from enforcer.grammar.regex import parse_regex
+from tests.ir_oracle import matches
 
-# --- oracle ---------------------------------------------------------------------------------
-
-
-def _in_ranges(ranges: tuple[tuple[int, int], ...], cp: int) -> bool:
-    i = bisect.bisect_right(ranges, (cp, MAX_CODE_POINT + 1)) - 1
-    return i >= 0 and ranges[i][0] <= cp <= ranges[i][1]
-
-
-def _ends(node: Node, s: str, starts: frozenset[int]) -> frozenset[int]:
-    """Positions where a match of ``node`` can end, starting at any of ``starts``."""
-    if not starts:
-        return starts
-    if isinstance(node, Empty):
-        return starts
-    if isinstance(node, Never):
-        return frozenset()
-    if isinstance(node, CharClass):
-        return frozenset(
-            i + 1 for i in starts if i < len(s) and _in_ranges(node.ranges, ord(s[i]))
-        )
-    if isinstance(node, Seq):
-        for item in node.items:
-            starts = _ends(item, s, starts)
-        return starts
-    if isinstance(node, Alt):
-        return frozenset().union(*(_ends(item, s, starts) for item in node.items))
-    if isinstance(node, Repeat):
-        return _repeat_ends(node, s, starts)
-    raise TypeError(f"not a character-level regex node: {node!r}")
-
-
-def _repeat_ends(node: Repeat, s: str, starts: frozenset[int]) -> frozenset[int]:
-    current = starts
-    for _ in range(node.min):
-        current = _ends(node.item, s, current)
-    result = set(current)
-    if node.max is not None:
-        for _ in range(node.max - node.min):
-            current = _ends(node.item, s, current)
-            result |= current
-        return frozenset(result)
-    frontier = current
-    while frontier:
-        frontier = _ends(node.item, s, frontier) - result
-        result |= frontier
-    return frozenset(result)
-
-
-def matches(node: Node, s: str) -> bool:
-    return len(s) in _ends(node, s, frozenset({0}))
+# --- structure checks -------------------------------------------------------------------------
 
 
 def _walk(node: Node):
