@@ -60,6 +60,7 @@ UNSUPPORTED = {
 TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
 _COMBINATORS = ("allOf", "anyOf", "oneOf", "$ref")
 _MAX_DISJUNCTS = 256
+_ZERO_FRACTION = ir.optional(seq(literal("."), repeat(literal("0"), 1, 16)))
 _MAX_PATTERN_KEYS = 4
 
 
@@ -147,7 +148,7 @@ class SchemaCompiler:
         disjuncts = list(self._normalize(schema, pointer, resolver))
         return alt(*(self._emit(d, pointer, depth, resolver) for d in disjuncts))
 
-    def _normalize(self, schema: Any, pointer: str, resolver) -> list[_Merged]:
+    def _normalize(self, schema: Any, pointer: str, resolver, *, via_ref: bool = False) -> list[_Merged]:
         if schema is True:
             return [_Merged()]
         if schema is False:
@@ -157,6 +158,9 @@ class SchemaCompiler:
         for keyword in schema:
             if keyword in UNSUPPORTED:
                 self._unsupported(keyword, pointer, UNSUPPORTED[keyword])
+        if isinstance(schema.get("$id"), str) and pointer != "#" and not via_ref:
+            # a nested $id is a new base URI for the refs inside (a $ref lookup already moved it)
+            resolver = resolver.in_subresource(referencing.jsonschema.DRAFT202012.create_resource(schema))
         own = _Merged({k: v for k, v in schema.items()
                        if k not in ANNOTATIONS and k not in UNSUPPORTED and k not in _COMBINATORS})
         own["_resolver"] = resolver
@@ -201,7 +205,7 @@ class SchemaCompiler:
                             _resolver=resolver, _pointer=pointer)]
         self._in_progress[id(target)] = self._in_progress.get(id(target), 0) + 1
         try:
-            inner = self._normalize(target, target_pointer, resolved.resolver)
+            inner = self._normalize(target, target_pointer, resolved.resolver, via_ref=True)
         finally:
             self._in_progress[id(target)] -= 1
         # Keep the target marked while its parts compile: a nested $ref back to it is recursion.
@@ -242,16 +246,15 @@ class SchemaCompiler:
                     out[key] = min(out[key], value)
                 elif key == "additionalProperties":
                     continue  # see _merge_object_keywords
-                elif key in ("pattern", "format", "enum", "const", "propertyNames", "items", "multipleOf"):
+                elif key in ("pattern", "format", "enum", "const", "propertyNames", "multipleOf"):
                     out.setdefault("_extra", []).append((key, value, part.get("_resolver")))
                 elif key == "properties":
                     props = dict(out[key])
                     for name, sub in value.items():
                         props[name] = {"allOf": [props[name], sub]} if name in props else sub
                     out[key] = props
-                elif key == "prefixItems":
-                    if out[key] != value:
-                        out.setdefault("_extra", []).append((key, value, part.get("_resolver")))
+                elif key in ("prefixItems", "items"):
+                    continue  # see _merge_array_keywords
                 elif key == "patternProperties":
                     merged = dict(out[key])
                     for pat, sub in value.items():
@@ -260,7 +263,31 @@ class SchemaCompiler:
                 else:
                     out.setdefault("_extra", []).append((key, value, part.get("_resolver")))
         self._merge_object_keywords(out, parts, pointer)
+        self._merge_array_keywords(out, parts)
         return self._fold_extras(out, parts, pointer)
+
+    @staticmethod
+    def _merge_array_keywords(out: _Merged, parts: tuple[_Merged, ...]) -> None:
+        """``items`` of one conjunct covers every position past *its own* ``prefixItems``, so
+        positions another conjunct's prefix declares get it too: conjoin per position."""
+        owners = [p for p in parts if "prefixItems" in p or "items" in p]
+        if len(owners) < 2:
+            return
+        length = max(len(p.get("prefixItems", ())) for p in owners)
+
+        def at(p: _Merged, i: int) -> Any:
+            prefix = p.get("prefixItems", ())
+            return prefix[i] if i < len(prefix) else p.get("items", True)
+
+        def conj(schemas: list) -> Any:
+            schemas = [x for x in schemas if x is not True]
+            return True if not schemas else schemas[0] if len(schemas) == 1 else {"allOf": schemas}
+
+        if length:
+            out["prefixItems"] = [conj([at(p, i) for p in owners]) for i in range(length)]
+        else:
+            out.pop("prefixItems", None)
+        out["items"] = conj([p.get("items", True) for p in owners])
 
     def _fold_extras(self, out: _Merged, parts: tuple[_Merged, ...], pointer: str) -> _Merged | None:
         """Second occurrences of keywords that need more than min/max to combine."""
@@ -271,7 +298,7 @@ class SchemaCompiler:
                 out.setdefault("_formats", []).append(value)
             elif key in ("enum", "const"):
                 out.setdefault("_enums", []).append([value] if key == "const" else list(value))
-            elif key in ("items", "propertyNames"):
+            elif key == "propertyNames":
                 out[key] = {"allOf": [out[key], value]}
             elif key == "multipleOf":
                 a, b = out[key], value
@@ -279,11 +306,6 @@ class SchemaCompiler:
                     out[key] = a * b // math.gcd(a, b)
                 else:
                     self._unsupported("multipleOf", pointer, "two non-integer multipleOf together")
-            elif key == "prefixItems":
-                first = out[key]
-                longer = max(len(first), len(value))
-                out[key] = [{"allOf": [first[i] if i < len(first) else out.get("items", True),
-                                       value[i] if i < len(value) else True]} for i in range(longer)]
             else:
                 self._unsupported(key, pointer, f"combining two {key!r} keywords in allOf")
         return out
@@ -380,7 +402,9 @@ class SchemaCompiler:
             return self.layout.container("[", "]", _join(items, sep), not items, depth) if items else \
                 self.layout.container("[", "]", NEVER, True, depth)
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-            return alt(literal(json.dumps(value)), literal(str(int(value))))
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return seq(literal(str(value)), _ZERO_FRACTION)  # 1 == 1.0
         return literal(json.dumps(value))
 
     def _emit_type(self, t: str, d: _Merged, pointer: str, depth: int, resolver) -> Node:
@@ -431,8 +455,10 @@ class SchemaCompiler:
             int_lo = _int_bound(lo, xlo, upper=False)
             int_hi = _int_bound(hi, xhi, upper=True)
             if multiple is not None and int(multiple) != 1:
-                return numbers.json_integer_multiple_of(int(multiple), int_lo, int_hi)
-            return numbers.json_integer(int_lo, int_hi)
+                digits = numbers.json_integer_multiple_of(int(multiple), int_lo, int_hi)
+            else:
+                digits = numbers.json_integer(int_lo, int_hi)
+            return seq(digits, _ZERO_FRACTION)  # 1.0 is an integer too
         return numbers.json_number(minimum=lo, maximum=hi, exclusive_minimum=xlo, exclusive_maximum=xhi)
 
     def _array(self, d: _Merged, pointer: str, depth: int, resolver) -> Node:
@@ -689,12 +715,14 @@ def _check_schema(schema: Any) -> None:
     if not isinstance(schema, (dict, bool)):
         raise SchemaError(f"a JSON Schema must be an object or a boolean, got {type(schema).__name__}",
                           pointer="#")
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.exceptions.SchemaError as exc:
-        pointer = "#" + "".join(f"/{_escape(str(p))}" for p in exc.path)
-        keyword = str(exc.path[-1]) if exc.path else (exc.validator if isinstance(exc.validator, str) else None)
-        raise SchemaError(exc.message, pointer=pointer, keyword=keyword) from None
+    # Meta-validation without format checks: the "regex" format checker is Python's re, which
+    # rejects valid ECMA patterns such as \p{Letter}; patterns are checked by our own parser.
+    meta = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
+    error = jsonschema.exceptions.best_match(meta.iter_errors(schema))
+    if error is not None:
+        pointer = "#" + "".join(f"/{_escape(str(p))}" for p in error.path)
+        keyword = str(error.path[-1]) if error.path else (error.validator if isinstance(error.validator, str) else None)
+        raise SchemaError(error.message, pointer=pointer, keyword=keyword)
 
 
 def _type_set(value: Any) -> set[str]:

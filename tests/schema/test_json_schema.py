@@ -148,7 +148,7 @@ def test_random_walks_produce_valid_json(name, llama3_vocab):
 
 
 @pytest.mark.parametrize("whitespace", ["flexible", 2])
-@pytest.mark.parametrize("name", ["order", "recursive_tree", "any_of_tools", "additional_schema", "prefix_items"])
+@pytest.mark.parametrize("name", ["person", "recursive_tree", "any_of_tools", "additional_schema", "prefix_items", "const_object"])
 def test_layouts_and_any_order(name, whitespace, llama3_vocab):
     schema = CORPUS[name]
     check = validator(schema)
