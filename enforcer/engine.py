@@ -144,22 +144,32 @@ class Grammar:
         return self._is_live(e)
 
     def _search_live(self, e: Expr) -> bool:
-        """Depth-first search for an accepting derivative of an intersection."""
+        """Depth-first search for an accepting derivative of an intersection.
+
+        Children are derived one at a time (a derivative is the expensive part), so the usual
+        case, where the first byte class tried already leads to acceptance, costs a few
+        derivatives per level instead of a whole row each.
+        """
         f = self._factory
+        if f.nullable(e):
+            return True
         seen = {e}
-        stack = [e]
+        stack = [(e, iter((0, *f.cuts(e))))]
         while stack:
-            x = stack.pop()
-            if f.nullable(x) or self._live.get(x):
+            x, reps = stack[-1]
+            rep = next(reps, None)
+            if rep is None:
+                stack.pop()
+                continue
+            y = f.derive(x, rep)
+            if y.kind == NEVER or y in seen or self._live.get(y) is False:
+                continue
+            if f.nullable(y) or self._live.get(y) or (y.kind != AND and self._is_live(y)):
+                for z, _ in stack:  # every state on the path reaches acceptance
+                    self._live[z] = True
                 return True
-            for rep in (0, *f.cuts(x)):
-                y = f.derive(x, rep)
-                if y.kind == NEVER or y in seen or self._live.get(y) is False:
-                    continue
-                if y.kind != AND and self._is_live(y):
-                    return True
-                seen.add(y)
-                stack.append(y)
+            seen.add(y)
+            stack.append((y, iter((0, *f.cuts(y)))))
             if len(seen) > _LIVENESS_BUDGET:
                 raise SchemaError("constraint too complex: cannot decide whether an intersection "
                                   "of its parts is empty")
@@ -232,9 +242,12 @@ class Grammar:
         node_byte, level_edges = trie.node_byte, trie.level_edges
         state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
         state_of_node[0] = sid
-        nodes = np.zeros(1, dtype=np.int64)
+        depth, node, sid = self._follow_literal(sid, state_of_node)
+        if node < 0:  # the trie has no token spelling the whole literal: only its prefixes
+            return self._pack(state_of_node)
+        nodes = np.full(1, node, dtype=np.int64)
         states = np.full(1, sid, dtype=np.int32)
-        depth, dense = 0, False
+        dense = False
         while depth < len(level_edges) - 1:
             depth += 1
             if not dense:
@@ -242,7 +255,7 @@ class Grammar:
                 total = int(counts.sum())
                 if total == 0:
                     break
-                if total <= _SPARSE_LIMIT:
+                if total <= _SPARSE_LIMIT or node != 0:  # below a literal, level arrays don't fit
                     children = level_order[_concat_ranges(child_start[nodes], counts, total)]
                     parents = np.repeat(states, counts)
                     child_states = self._gather(parents, node_byte[children])
@@ -258,9 +271,37 @@ class Grammar:
             state_of_node[level] = level_states
             if not level_states.any():
                 break
+        return self._pack(state_of_node)
+
+    def _pack(self, state_of_node: np.ndarray) -> np.ndarray:
         bits = np.zeros(self.n_words * 32, dtype=bool)
         bits[: self.vocab.size] = state_of_node[self._token_node] != DEAD
         return np.packbits(bits, bitorder="little").view(np.int32)
+
+    def _follow_literal(self, sid: int, state_of_node: np.ndarray) -> tuple[int, int, int]:
+        """Forced text (a key name, ``":``, ``"}``) is walked along one trie path in Python.
+
+        Returns ``(depth, node, state)`` where the generic walk resumes: the trie node below
+        which tokens continue past the literal, and the state after it. Tokens on the path are
+        marked allowed in ``state_of_node``. ``node`` is -1 when no token covers the literal.
+        """
+        e = self._exprs[sid]
+        if e.kind == BYTES:
+            literal, tail = e.args[0], self._factory.empty
+        elif e.kind == SEQ and e.args[0].kind == BYTES:
+            literal, tail = e.args[0].args[0], e.args[1]
+        else:
+            return 0, 0, sid
+        trie = self.vocab.trie
+        node = 0
+        for byte in literal:
+            node = trie.child(node, byte)
+            if node < 0:
+                return len(literal), -1, DEAD
+            state_of_node[node] = sid  # any live marker: these nodes' tokens are allowed
+        if tail.kind == NEVER or not self._is_live(tail):
+            return len(literal), -1, DEAD
+        return len(literal), node, self._intern(tail)
 
     def _gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
         """``T[parents, data]``, expanding the rows of states not yet expanded."""

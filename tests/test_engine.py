@@ -182,3 +182,22 @@ def test_unsupported_regex_names_the_construct(llama3_vocab):
         compile_regex(r"(?=a)b", llama3_vocab)
     with pytest.raises(UnsupportedSchemaError, match="backreference"):
         compile_regex(r"(a)\1", llama3_vocab)
+
+
+def test_intersections_dead_and_alive(llama3_vocab):
+    """Intersections are the one place a non-empty-looking state can be empty: the engine must
+    neither offer a token into an empty intersection nor refuse one into a live one."""
+    from enforcer import SchemaError, compile_ir
+    from enforcer.grammar import ir
+
+    digits = ir.repeat(ir.char_class([(48, 57)]), 1, 4)
+    letters = ir.repeat(ir.char_class([(97, 122)]), 1, 4)
+    with pytest.raises(SchemaError, match="admits no"):
+        compile_ir(ir.Intersect((digits, letters)), llama3_vocab)
+    # "ab" followed by anything but "c": after "ab" the complement side is already satisfied
+    not_c = ir.Complement(ir.literal("abc"))
+    grammar = compile_ir(ir.Intersect((ir.repeat(ir.char_class([(97, 99)]), 1, 3), not_c)), llama3_vocab)
+    rng = random.Random(0)
+    for _ in range(20):
+        text, _ = random_walk(grammar, llama3_vocab, rng)
+        assert re.fullmatch(b"[a-c]{1,3}", text) and text != b"abc"
