@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine import Grammar
+from .engine import Grammar, TokenRuns
 from .grammar import ir
 from .grammar.lower import Lowering
 from .grammar.regex import parse_regex
@@ -27,9 +27,21 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
 
     compiler = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
                               strict=strict, max_ws=max_whitespace)
-    grammar = compile_ir(compiler.compile(), vocab, source="json schema")
+    lowering = Lowering(compiler.compile())
+    start = lowering.start()
+    runs = _json_string_runs(lowering, vocab)
+    grammar = Grammar(lowering.factory, start, vocab, source="json schema", token_runs=(runs,))
     grammar.approximations = list(compiler.approximations)
     return grammar
+
+
+def _json_string_runs(lowering: Lowering, vocab: Vocabulary) -> TokenRuns:
+    """Plain JSON string content tokens, known once per vocabulary (see schema.json_tokens)."""
+    from .schema.json_text import ANY_JSON_CHAR
+    from .schema.json_tokens import string_token_runs
+
+    counts, residual, residual_token_node = string_token_runs(vocab)
+    return TokenRuns(lowering.lower(ANY_JSON_CHAR), counts, residual, residual_token_node)
 
 
 def compile_ir(node: ir.Node | ir.Rules, vocab: Vocabulary, *, source: str = "") -> Grammar:

@@ -25,17 +25,33 @@ Invariants the engine keeps (the point of the project):
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import SchemaError, TokenRejectedError, VocabularyError
 from .grammar.expr import ALT, AND, BYTES, CLASS, EMPTY, NEVER, NOT, REF, REPEAT, SEQ, Expr, ExprFactory
+from .trie import TokenTrie
 from .vocab import Vocabulary
 
 DEAD = 0
 _LIVENESS_BUDGET = 200_000
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
+
+
+@dataclass(frozen=True)
+class TokenRuns:
+    """Tokens known to spell whole copies of ``item`` (an expression of the grammar's factory):
+    ``counts[t]`` copies, or -1; the other tokens in ``residual`` (a trie of their own, with
+    ``residual_token_node`` mapping ids to its nodes, or past its last node when absent).
+    Contract: a token with ``counts[t] >= 1`` cannot be read as fewer copies of ``item``
+    followed by something else (true of JSON string characters before a closing quote)."""
+
+    item: Expr
+    counts: np.ndarray
+    residual: TokenTrie
+    residual_token_node: np.ndarray
 
 
 def _concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
@@ -51,7 +67,8 @@ class Grammar:
     call :meth:`matcher` once per generated sequence.
     """
 
-    def __init__(self, factory: ExprFactory, start: Expr, vocab: Vocabulary, *, source: str = ""):
+    def __init__(self, factory: ExprFactory, start: Expr, vocab: Vocabulary, *, source: str = "",
+                 token_runs: tuple[TokenRuns, ...] = ()):
         self.vocab = vocab
         self.source = source
         self.approximations: list[tuple[str, str, str]] = []  # (pointer, keyword, what), strict=False
@@ -66,6 +83,7 @@ class Grammar:
         self._masks: dict[int, np.ndarray] = {}
         self._mask_key: dict[int, int] = {}
         self._live: dict[Expr, bool] = {}
+        self._runs = {r.item: r for r in token_runs}
         self._clamp_bound = max(vocab.trie.max_depth, 1)
         token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
         known = vocab.trie.token_node[: vocab.size]
@@ -224,27 +242,46 @@ class Grammar:
             self._mask_key[sid] = key
             mask = self._masks.get(key)
             if mask is None:
-                mask = self._walk(key)
+                mask = self._runs_mask(key)
+                if mask is None:
+                    mask = self._pack(self._walk(key, self.vocab.trie), self._token_node)
                 mask.setflags(write=False)
                 self._masks[key] = mask
             return mask
 
-    def _walk(self, sid: int) -> np.ndarray:
-        """The token mask of state ``sid``: a breadth-first walk of the token trie.
+    def _runs_mask(self, sid: int) -> np.ndarray | None:
+        """The mask of ``x{lo,hi} tail`` when tokens made of whole copies of ``x`` are known
+        (JSON string content): those tokens by their copy count, the rest by a walk of their own
+        (much smaller) trie. ``None`` when the state has another shape."""
+        e = self._exprs[sid]
+        head = e.args[0] if e.kind == SEQ else e
+        runs = self._runs.get(head.args[0]) if head.kind == REPEAT else None
+        if runs is None:
+            return None
+        hi = head.args[2]
+        whole = runs.counts >= 1
+        if hi is not None:
+            whole &= runs.counts <= hi
+        state_of_node = self._walk(sid, runs.residual)
+        bits = np.zeros(self.n_words * 32, dtype=bool)
+        bits[: self.vocab.size] = whole | (state_of_node[runs.residual_token_node] != DEAD)
+        return np.packbits(bits, bitorder="little").view(np.int32)
+
+    def _walk(self, sid: int, trie: TokenTrie) -> np.ndarray:
+        """The states reached at every node of ``trie`` from ``sid``: a breadth-first walk.
 
         While few nodes are alive, only their children are visited (cost ~ live nodes). Once a
         level has many live nodes (a free string: nearly the whole vocabulary), it switches to
         whole-level gathers, where dead parents simply map to the dead state: three numpy
         gathers per level and no bookkeeping.
         """
-        trie = self.vocab.trie
         level_order, child_start, child_count = trie.children_index
         node_byte, level_edges = trie.node_byte, trie.level_edges
         state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
         state_of_node[0] = sid
-        depth, node, sid = self._follow_literal(sid, state_of_node)
+        depth, node, sid = self._follow_literal(sid, state_of_node, trie)
         if node < 0:  # the trie has no token spelling the whole literal: only its prefixes
-            return self._pack(state_of_node)
+            return state_of_node
         nodes = np.full(1, node, dtype=np.int64)
         states = np.full(1, sid, dtype=np.int32)
         dense = False
@@ -271,14 +308,15 @@ class Grammar:
             state_of_node[level] = level_states
             if not level_states.any():
                 break
-        return self._pack(state_of_node)
+        return state_of_node
 
-    def _pack(self, state_of_node: np.ndarray) -> np.ndarray:
+    def _pack(self, state_of_node: np.ndarray, token_node: np.ndarray) -> np.ndarray:
+        """Packed mask of the tokens whose trie node was reached alive."""
         bits = np.zeros(self.n_words * 32, dtype=bool)
-        bits[: self.vocab.size] = state_of_node[self._token_node] != DEAD
+        bits[: self.vocab.size] = state_of_node[token_node] != DEAD
         return np.packbits(bits, bitorder="little").view(np.int32)
 
-    def _follow_literal(self, sid: int, state_of_node: np.ndarray) -> tuple[int, int, int]:
+    def _follow_literal(self, sid: int, state_of_node: np.ndarray, trie: TokenTrie) -> tuple[int, int, int]:
         """Forced text (a key name, ``":``, ``"}``) is walked along one trie path in Python.
 
         Returns ``(depth, node, state)`` where the generic walk resumes: the trie node below
@@ -292,7 +330,6 @@ class Grammar:
             literal, tail = e.args[0].args[0], e.args[1]
         else:
             return 0, 0, sid
-        trie = self.vocab.trie
         node = 0
         for byte in literal:
             node = trie.child(node, byte)

@@ -135,6 +135,16 @@ class Vocabulary:
             self._trie = TokenTrie.build([self.token_bytes(i) for i in range(self.size)])
         return self._trie
 
+    def derived(self, key: str, build):
+        """A table computed once per vocabulary and kept with it (thread-safe enough: two
+        racing builders compute the same value). The place for what does not depend on the
+        constraint, such as which tokens are plain JSON string content."""
+        cache = self.__dict__.setdefault("_derived", {})
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = build(self)
+        return value
+
     @property
     def fingerprint(self) -> str:
         """Identifies the exact table, width and EOS set: a key for anything derived from them."""
