@@ -1,0 +1,77 @@
+"""Applying packed token bitmasks to logits, batched, on the logits' own device.
+
+The one module of the core that imports torch. A bitmask row holds ``ceil(V / 32)`` int32 words;
+bit ``i % 32`` of word ``i // 32`` allows token ``i`` (XGrammar's and vLLM's layout). Masking
+happens where the logits are: the small bitmask (16 KB per row for 128k tokens) is copied to the
+device once per step for the whole batch and unpacked there with shifts, so there is no per-row
+host round trip and no full-vocabulary copy.
+
+Widths are checked up front, on the host: logits wider than the vocabulary (a padded head) have
+their extra columns masked; logits narrower than the vocabulary are a :class:`VocabularyError`
+naming both widths, never an index error or a device-side assert.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import VocabularyError
+
+_SHIFTS: dict[torch.device, torch.Tensor] = {}
+
+
+def allocate_token_bitmask(batch_size: int, vocab_size: int) -> torch.Tensor:
+    """A zeroed ``(batch_size, ceil(vocab_size / 32))`` int32 CPU tensor for matchers to fill."""
+    return torch.zeros((batch_size, (vocab_size + 31) // 32), dtype=torch.int32)
+
+
+def _shifts(device: torch.device) -> torch.Tensor:
+    shifts = _SHIFTS.get(device)
+    if shifts is None:
+        shifts = _SHIFTS[device] = torch.arange(32, dtype=torch.int32, device=device)
+    return shifts
+
+
+def unpack_bitmask(bitmask: torch.Tensor, width: int) -> torch.Tensor:
+    """``(rows, width)`` bool tensor of the allowed tokens, on ``bitmask``'s device."""
+    bits = (bitmask.unsqueeze(-1) >> _shifts(bitmask.device)) & 1
+    bits = bits.reshape(bitmask.shape[0], -1).to(torch.bool)
+    if bits.shape[1] >= width:
+        return bits[:, :width]
+    pad = torch.zeros((bits.shape[0], width - bits.shape[1]), dtype=torch.bool, device=bits.device)
+    return torch.cat([bits, pad], dim=1)
+
+
+def apply_token_bitmask_inplace(logits: torch.Tensor, bitmask: torch.Tensor, *, vocab_size: int,
+                                rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Set the logits of disallowed tokens to ``-inf``, in place; returns ``logits``.
+
+    ``logits``: ``(batch, width)`` on any device. ``bitmask``: ``(batch, words)`` int32 (CPU or
+    the logits' device). ``vocab_size``: the vocabulary the bitmask was filled for. ``rows``:
+    optional indices of the logits rows to mask (the others are left alone, e.g. finished
+    sequences), one bitmask row each.
+    """
+    if logits.dim() != 2 or bitmask.dim() != 2:
+        raise ValueError(f"expected 2-d logits and bitmask, got {tuple(logits.shape)} and {tuple(bitmask.shape)}")
+    width = logits.shape[1]
+    if width < vocab_size:
+        raise VocabularyError(
+            f"logits are {width} wide but the vocabulary has {vocab_size} tokens: build the "
+            "Vocabulary with the model (or vocab_size=) whose logits these are")
+    if bitmask.shape[1] * 32 < vocab_size:
+        raise VocabularyError(f"bitmask has {bitmask.shape[1]} words per row, {vocab_size} tokens need "
+                              f"{(vocab_size + 31) // 32}")
+    expected_rows = logits.shape[0] if rows is None else rows.shape[0]
+    if bitmask.shape[0] < expected_rows:
+        raise ValueError(f"bitmask has {bitmask.shape[0]} rows for {expected_rows} logits rows")
+    bitmask = bitmask[:expected_rows].to(logits.device, non_blocking=True)
+    allowed = unpack_bitmask(bitmask, vocab_size)
+    if width > vocab_size:  # a padded head: the extra columns have no token behind them
+        allowed = torch.cat([allowed, torch.zeros((allowed.shape[0], width - vocab_size),
+                                                  dtype=torch.bool, device=allowed.device)], dim=1)
+    if rows is None:
+        logits.masked_fill_(~allowed, float("-inf"))
+    else:
+        rows = rows.to(logits.device)
+        logits[rows] = logits[rows].masked_fill(~allowed, float("-inf"))
+    return logits

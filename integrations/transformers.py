@@ -1,0 +1,136 @@
+"""Hugging Face transformers: constrained ``model.generate`` through a logits processor or
+``prefix_allowed_tokens_fn``.
+
+Example::
+
+    from enforcer.integrations.transformers import JsonSchemaLogitsProcessor
+
+    processor = JsonSchemaLogitsProcessor(schema, tokenizer, model=model)
+    out = model.generate(**inputs, logits_processor=[processor], max_new_tokens=256)
+
+The vocabulary is built with the model, so masks are as wide as its logits and every EOS id of
+its generation config is allowed once the JSON is complete. One matcher follows each row; rows
+are identified by the tokens generated so far, so beam search may reorder, duplicate or drop rows
+between steps. A processor is tied to one ``generate`` call: make a new one per call (it is cheap;
+the compiled grammar is what costs, and it can be shared through :class:`GrammarLogitsProcessor`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from transformers import LogitsProcessor
+
+from enforcer import Grammar, Matcher, Vocabulary, compile_json_schema
+from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace
+
+
+class _RowTracker:
+    """Matchers keyed by the tokens a row generated; a longer row forks its parent's matcher."""
+
+    def __init__(self, grammar: Grammar):
+        self.grammar = grammar
+        self._by_prefix: dict[tuple[int, ...], Matcher] = {(): grammar.matcher()}
+        self._eos = grammar.vocab.eos_token_ids
+
+    def matcher_for(self, generated: tuple[int, ...]) -> Matcher | None:
+        """The matcher after ``generated``; ``None`` once the row has ended (EOS seen)."""
+        found = self._by_prefix.get(generated)
+        if found is not None:
+            return None if found.is_terminated() else found
+        parent = self.matcher_for(generated[:-1])
+        if parent is None:
+            return None
+        token = generated[-1]
+        child = parent.fork()
+        child.advance(token)  # raises TokenRejectedError if another processor let a bad token through
+        self._by_prefix[generated] = child
+        return None if child.is_terminated() else child
+
+    def forget_shorter_than(self, length: int) -> None:
+        """Drop matchers no row can extend any more (rows only grow by one token a step)."""
+        self._by_prefix = {k: m for k, m in self._by_prefix.items() if len(k) >= length - 1}
+
+
+class GrammarLogitsProcessor(LogitsProcessor):
+    """Masks every token the grammar forbids; EOS only when the output is complete.
+
+    Args:
+        grammar: a compiled :class:`enforcer.Grammar` (``compile_json_schema``, ``compile_regex``);
+            it may be shared by many processors and threads.
+    """
+
+    def __init__(self, grammar: Grammar):
+        self.grammar = grammar
+        self._prompt_length: int | None = None
+        self._rows = _RowTracker(grammar)
+        self._bitmask: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self._prompt_length is None:
+            self._prompt_length = input_ids.shape[1]
+        batch = input_ids.shape[0]
+        generated = input_ids[:, self._prompt_length:].tolist()
+        vocab_size = self.grammar.vocab.size
+        if self._bitmask is None or self._bitmask.shape[0] < batch:
+            self._bitmask = allocate_token_bitmask(batch, vocab_size)
+        eos = self.grammar.vocab.eos_token_ids
+        rows = []
+        for row, tokens in enumerate(generated):
+            if any(t in eos for t in tokens):  # finished rows are left alone: generate pads them
+                continue
+            matcher = self._rows.matcher_for(tuple(tokens))
+            if matcher is None:  # finished rows are left alone: generate pads them
+                continue
+            matcher.fill_next_token_bitmask(self._bitmask, len(rows))
+            rows.append(row)
+        if generated:
+            self._rows.forget_shorter_than(len(generated[0]))
+        if rows:
+            if len(rows) == batch:
+                apply_token_bitmask_inplace(scores, self._bitmask, vocab_size=vocab_size)
+            else:
+                apply_token_bitmask_inplace(scores, self._bitmask, vocab_size=vocab_size,
+                                            rows=torch.tensor(rows, dtype=torch.long))
+        return scores
+
+
+class JsonSchemaLogitsProcessor(GrammarLogitsProcessor):
+    """Constrains generation to JSON valid under ``schema`` (dict, JSON text or pydantic model).
+
+    ``model`` gives the logits width and the EOS ids; ``compile_options`` go to
+    :func:`enforcer.compile_json_schema` (``whitespace``, ``property_order``, ``strict``).
+    """
+
+    def __init__(self, schema: Any, tokenizer: Any, model: Any = None, **compile_options: Any):
+        vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+        super().__init__(compile_json_schema(schema, vocab, **compile_options))
+
+
+def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, model: Any = None,
+                                   **compile_options: Any) -> Callable[[int, torch.Tensor], list[int]]:
+    """A function for ``generate(prefix_allowed_tokens_fn=...)``, the lm-format-enforcer way.
+
+    Returns allowed ids inside the model's vocabulary (its logits width). Make one per
+    ``generate`` call: the prompt length of each batch row is taken from its first call.
+    """
+    if isinstance(schema_or_grammar, Grammar):
+        grammar = schema_or_grammar
+    else:
+        vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+        grammar = compile_json_schema(schema_or_grammar, vocab, **compile_options)
+    trackers: dict[int, tuple[int, _RowTracker]] = {}
+    eos = sorted(grammar.vocab.eos_token_ids)
+
+    def prefix_allowed_tokens_fn(batch_id: int, input_ids: torch.Tensor) -> list[int]:
+        entry = trackers.get(batch_id)
+        if entry is None:
+            entry = trackers[batch_id] = (int(input_ids.shape[-1]), _RowTracker(grammar))
+        prompt_length, tracker = entry
+        matcher = tracker.matcher_for(tuple(input_ids[prompt_length:].tolist()))
+        if matcher is None:
+            return eos
+        return matcher.allowed_token_ids()
+
+    return prefix_allowed_tokens_fn

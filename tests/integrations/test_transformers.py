@@ -1,0 +1,156 @@
+"""Hugging Face generate with the processor and the prefix function: real models, real EOS sets."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+
+from enforcer import Vocabulary, VocabularyError, compile_json_schema
+from enforcer.integrations.transformers import (GrammarLogitsProcessor, JsonSchemaLogitsProcessor,
+                                                build_prefix_allowed_tokens_fn)
+from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace, unpack_bitmask
+
+from tests.conftest import LLAMA3_EOS, SMOLLM2_GGUF
+
+SMALL = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99},
+                                          "c": {"enum": ["red", "green", "blue"]},
+                                          "ok": {"type": "boolean"}},
+         "required": ["n", "c", "ok"], "additionalProperties": False}
+
+
+# -- masking ------------------------------------------------------------------------------------
+
+def test_apply_bitmask_matches_the_bits():
+    rng = np.random.default_rng(0)
+    vocab_size, width = 1000, 1008  # a padded head
+    bitmask = torch.from_numpy(rng.integers(-2**31, 2**31, size=(3, 32), dtype=np.int64).astype(np.int32))
+    logits = torch.randn(3, width)
+    expected = logits.clone()
+    bits = np.unpackbits(bitmask.numpy().view(np.uint8), bitorder="little").reshape(3, -1)[:, :vocab_size]
+    expected[:, :vocab_size][torch.from_numpy(bits == 0)] = float("-inf")
+    expected[:, vocab_size:] = float("-inf")
+    apply_token_bitmask_inplace(logits, bitmask, vocab_size=vocab_size)
+    assert torch.equal(logits, expected)
+    assert unpack_bitmask(bitmask, vocab_size).sum() == int(bits.sum())
+
+
+def test_apply_bitmask_to_selected_rows_and_half_precision():
+    bitmask = allocate_token_bitmask(1, 64)
+    bitmask[0, 0] = 0b101
+    logits = torch.zeros(3, 64, dtype=torch.bfloat16)
+    apply_token_bitmask_inplace(logits, bitmask, vocab_size=64, rows=torch.tensor([1]))
+    assert torch.isfinite(logits[0]).all() and torch.isfinite(logits[2]).all()
+    assert torch.isfinite(logits[1]).sum() == 2 and torch.isfinite(logits[1, [0, 2]]).all()
+
+
+def test_narrow_logits_are_a_clear_error():
+    with pytest.raises(VocabularyError, match="logits are 100 wide but the vocabulary has 128"):
+        apply_token_bitmask_inplace(torch.zeros(1, 100), allocate_token_bitmask(1, 128), vocab_size=128)
+
+
+# -- a tiny random Llama with the Llama 3 vocabulary, a padded head and three EOS ids ------------
+
+@pytest.fixture(scope="module")
+def tiny(tiny_llama3_model, llama3_tokenizer):
+    return tiny_llama3_model, llama3_tokenizer
+
+
+def _generated(out, prompt_length):
+    return [row[prompt_length:].tolist() for row in out]
+
+
+def _text_and_eos(tokenizer, tokens, eos):
+    ended = [i for i, t in enumerate(tokens) if t in eos]
+    assert ended, f"no EOS in {tokens}"
+    return tokenizer.decode(tokens[: ended[0]]), tokens[ended[0]]
+
+
+@pytest.mark.parametrize("sampling", [False, True])
+def test_processor_on_a_padded_llama3_head(tiny, sampling):
+    model, tokenizer = tiny
+    processor = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    assert processor.grammar.vocab.size == 128_264 and processor.grammar.n_words == 4009
+    prompt = tokenizer("Reply in JSON:", return_tensors="pt")
+    torch.manual_seed(1)
+    out = model.generate(**prompt, logits_processor=[processor], max_new_tokens=40, do_sample=sampling,
+                         num_return_sequences=3 if sampling else 1, pad_token_id=128004)
+    for tokens in _generated(out, prompt["input_ids"].shape[1]):
+        text, eos = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), SMALL)
+        assert eos in LLAMA3_EOS
+
+
+def test_prefix_allowed_tokens_fn_on_a_padded_llama3_head(tiny):
+    model, tokenizer = tiny
+    fn = build_prefix_allowed_tokens_fn(tokenizer, SMALL, model=model)
+    prompt = tokenizer("JSON please:", return_tensors="pt")
+    out = model.generate(**prompt, prefix_allowed_tokens_fn=fn, max_new_tokens=40, do_sample=False,
+                         pad_token_id=128004)
+    text, _ = _text_and_eos(tokenizer, _generated(out, prompt["input_ids"].shape[1])[0], set(LLAMA3_EOS))
+    jsonschema.validate(json.loads(text), SMALL)
+    assert max(fn(0, torch.tensor([1, 2]))) < 128_264
+
+
+def test_beam_search_and_other_processors(tiny):
+    model, tokenizer = tiny
+    vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+    grammar = compile_json_schema(SMALL, vocab)
+    prompt = tokenizer("JSON:", return_tensors="pt")
+    out = model.generate(**prompt, logits_processor=[GrammarLogitsProcessor(grammar)], max_new_tokens=40,
+                         num_beams=3, num_return_sequences=2, repetition_penalty=1.3, no_repeat_ngram_size=0,
+                         pad_token_id=128004)
+    for tokens in _generated(out, prompt["input_ids"].shape[1]):
+        text, _ = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), SMALL)
+
+
+# -- SmolLM2-135M-Instruct, the real model ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def smollm2(smollm2_dir, smollm2_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(smollm2_dir), gguf_file=SMOLLM2_GGUF).eval()
+    smollm2_tokenizer.padding_side = "left"
+    return model, smollm2_tokenizer
+
+
+PERSON = json.loads((__import__("pathlib").Path(__file__).resolve().parents[2] / "schemas" / "person.schema.json").read_text())
+
+
+def _chat(tokenizer, texts):
+    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True,
+                                             tokenize=False) for t in texts]
+    return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+
+def _check(model, tokenizer, out, prompt_length, schema):
+    eos = set(Vocabulary.from_pretrained(tokenizer, model=model).eos_token_ids)
+    for tokens in _generated(out, prompt_length):
+        text, _ = _text_and_eos(tokenizer, tokens, eos)
+        jsonschema.validate(json.loads(text), schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["greedy", "sampling", "batch", "beams"])
+def test_smollm2_generates_valid_json_and_stops_on_eos(smollm2, mode):
+    model, tokenizer = smollm2
+    texts = ["Describe a person as JSON with name, age, email and hobbies."]
+    kwargs = {"do_sample": False}
+    if mode == "sampling":
+        torch.manual_seed(7)
+        kwargs = {"do_sample": True, "temperature": 0.9, "top_p": 0.95, "num_return_sequences": 2}
+    elif mode == "batch":
+        texts = ["A chef as JSON.", "Describe a retired astronaut who loves chess, in JSON.",
+                 "JSON for a student.", "Invent a musician and give their details as JSON please."]
+    elif mode == "beams":
+        kwargs = {"num_beams": 3, "do_sample": False}
+    inputs = _chat(tokenizer, texts)
+    processor = JsonSchemaLogitsProcessor(PERSON, tokenizer, model=model)
+    out = model.generate(**inputs, logits_processor=[processor], max_new_tokens=160,
+                         pad_token_id=tokenizer.pad_token_id or 2, **kwargs)
+    _check(model, tokenizer, out, inputs["input_ids"].shape[1], PERSON)
