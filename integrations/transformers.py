@@ -112,23 +112,25 @@ def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, mo
                                    **compile_options: Any) -> Callable[[int, torch.Tensor], list[int]]:
     """A function for ``generate(prefix_allowed_tokens_fn=...)``, the lm-format-enforcer way.
 
-    Returns allowed ids inside the model's vocabulary (its logits width). Make one per
-    ``generate`` call: the prompt length of each batch row is taken from its first call.
+    Returns allowed ids inside the model's vocabulary (its logits width). The first call of a
+    batch row fixes its prompt; a call whose tokens do not extend that prompt starts a new request,
+    so one function may serve several ``generate`` calls one after the other.
     """
     if isinstance(schema_or_grammar, Grammar):
         grammar = schema_or_grammar
     else:
         vocab = Vocabulary.from_pretrained(tokenizer, model=model)
         grammar = compile_json_schema(schema_or_grammar, vocab, **compile_options)
-    trackers: dict[int, tuple[int, _RowTracker]] = {}
+    trackers: dict[int, tuple[tuple[int, ...], _RowTracker]] = {}
     eos = sorted(grammar.vocab.eos_token_ids)
 
     def prefix_allowed_tokens_fn(batch_id: int, input_ids: torch.Tensor) -> list[int]:
+        tokens = tuple(input_ids.tolist())
         entry = trackers.get(batch_id)
-        if entry is None:
-            entry = trackers[batch_id] = (int(input_ids.shape[-1]), _RowTracker(grammar))
-        prompt_length, tracker = entry
-        matcher = tracker.matcher_for(tuple(input_ids[prompt_length:].tolist()))
+        if entry is None or tokens[: len(entry[0])] != entry[0]:  # a new request in this row
+            entry = trackers[batch_id] = (tokens, _RowTracker(grammar))
+        prompt, tracker = entry
+        matcher = tracker.matcher_for(tokens[len(prompt):])
         if matcher is None:
             return eos
         return matcher.allowed_token_ids()
