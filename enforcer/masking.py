@@ -13,6 +13,7 @@ naming both widths, never an index error or a device-side assert.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .errors import VocabularyError
@@ -34,8 +35,15 @@ def _shifts(device: torch.device) -> torch.Tensor:
 
 def unpack_bitmask(bitmask: torch.Tensor, width: int) -> torch.Tensor:
     """``(rows, width)`` bool tensor of the allowed tokens, on ``bitmask``'s device."""
+    if bitmask.device.type == "cpu":  # numpy's unpackbits is ~10x faster than shifts on a CPU
+        packed = bitmask.contiguous().numpy().view(np.uint8)
+        bits = torch.from_numpy(np.unpackbits(packed, axis=1, bitorder="little").view(np.bool_))
+        return _fit(bits, width)
     bits = (bitmask.unsqueeze(-1) >> _shifts(bitmask.device)) & 1
-    bits = bits.reshape(bitmask.shape[0], -1).to(torch.bool)
+    return _fit(bits.reshape(bitmask.shape[0], -1).to(torch.bool), width)
+
+
+def _fit(bits: torch.Tensor, width: int) -> torch.Tensor:
     if bits.shape[1] >= width:
         return bits[:, :width]
     pad = torch.zeros((bits.shape[0], width - bits.shape[1]), dtype=torch.bool, device=bits.device)
@@ -64,14 +72,12 @@ def apply_token_bitmask_inplace(logits: torch.Tensor, bitmask: torch.Tensor, *, 
     expected_rows = logits.shape[0] if rows is None else rows.shape[0]
     if bitmask.shape[0] < expected_rows:
         raise ValueError(f"bitmask has {bitmask.shape[0]} rows for {expected_rows} logits rows")
-    bitmask = bitmask[:expected_rows].to(logits.device, non_blocking=True)
-    allowed = unpack_bitmask(bitmask, vocab_size)
+    # Unpack the complement: the disallowed bits, ready for masked_fill_, with no extra pass.
+    forbidden = unpack_bitmask(~bitmask[:expected_rows].to(logits.device, non_blocking=True), vocab_size)
+    target = logits if rows is None else logits[rows.to(logits.device)]
+    target[:, :vocab_size].masked_fill_(forbidden, float("-inf"))
     if width > vocab_size:  # a padded head: the extra columns have no token behind them
-        allowed = torch.cat([allowed, torch.zeros((allowed.shape[0], width - vocab_size),
-                                                  dtype=torch.bool, device=allowed.device)], dim=1)
-    if rows is None:
-        logits.masked_fill_(~allowed, float("-inf"))
-    else:
-        rows = rows.to(logits.device)
-        logits[rows] = logits[rows].masked_fill(~allowed, float("-inf"))
+        target[:, vocab_size:] = float("-inf")
+    if rows is not None:
+        logits[rows.to(logits.device)] = target
     return logits

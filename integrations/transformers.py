@@ -23,7 +23,7 @@ import torch
 from transformers import LogitsProcessor
 
 from enforcer import Grammar, Matcher, Vocabulary, compile_json_schema
-from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace
+from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace, unpack_bitmask
 
 
 class _RowTracker:
@@ -88,12 +88,20 @@ class GrammarLogitsProcessor(LogitsProcessor):
         if generated:
             self._rows.forget_shorter_than(len(generated[0]))
         if rows:
-            if len(rows) == batch:
-                apply_token_bitmask_inplace(scores, self._bitmask, vocab_size=vocab_size)
-            else:
-                apply_token_bitmask_inplace(scores, self._bitmask, vocab_size=vocab_size,
-                                            rows=torch.tensor(rows, dtype=torch.long))
+            index = None if len(rows) == batch else torch.tensor(rows, dtype=torch.long)
+            apply_token_bitmask_inplace(scores, self._bitmask, vocab_size=vocab_size, rows=index)
+            self._revive_empty_rows(scores, rows, vocab_size)
         return scores
+
+    def _revive_empty_rows(self, scores: torch.FloatTensor, rows: list[int], vocab_size: int) -> None:
+        """A top-p/top-k warper that ran *before* us may have kept only forbidden tokens: the row
+        is then all -inf and sampling would fail on NaN. Its original logits are gone, so the
+        allowed tokens get equal scores: a valid choice beats a crash. (Put this processor first
+        to avoid it: generate's own warpers already run after custom processors.)"""
+        empty = torch.isneginf(scores[rows].amax(dim=1)).nonzero().flatten().tolist()
+        for k in empty:
+            allowed = unpack_bitmask(self._bitmask[k: k + 1], vocab_size)[0].to(scores.device)
+            scores[rows[k], :vocab_size] = torch.where(allowed, 0.0, float("-inf"))
 
 
 class JsonSchemaLogitsProcessor(GrammarLogitsProcessor):

@@ -154,3 +154,22 @@ def test_smollm2_generates_valid_json_and_stops_on_eos(smollm2, mode):
     out = model.generate(**inputs, logits_processor=[processor], max_new_tokens=160,
                          pad_token_id=tokenizer.pad_token_id or 2, **kwargs)
     _check(model, tokenizer, out, inputs["input_ids"].shape[1], PERSON)
+
+
+@pytest.mark.parametrize("ours_first", [True, False])
+def test_next_to_other_processors_in_any_order(tiny, ours_first):
+    from transformers import (LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor,
+                              TemperatureLogitsWarper, TopPLogitsWarper)
+
+    model, tokenizer = tiny
+    ours = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    others = [RepetitionPenaltyLogitsProcessor(1.5), NoRepeatNGramLogitsProcessor(4),
+              TemperatureLogitsWarper(0.7), TopPLogitsWarper(0.9)]
+    processors = LogitsProcessorList([ours, *others] if ours_first else [*others, ours])
+    prompt = tokenizer("JSON:", return_tensors="pt")
+    torch.manual_seed(3)
+    out = model.generate(**prompt, logits_processor=processors, do_sample=True, max_new_tokens=40,
+                         num_return_sequences=4, pad_token_id=128004)
+    for tokens in _generated(out, prompt["input_ids"].shape[1]):
+        text, eos = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), SMALL)
