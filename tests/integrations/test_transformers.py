@@ -173,3 +173,23 @@ def test_next_to_other_processors_in_any_order(tiny, ours_first):
     for tokens in _generated(out, prompt["input_ids"].shape[1]):
         text, eos = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
         jsonschema.validate(json.loads(text), SMALL)
+
+
+@pytest.mark.parametrize("eos_id", LLAMA3_EOS)
+def test_generation_stops_on_each_eos_id(tiny, eos_id):
+    """With Llama 3.1's list of EOS ids configured, whichever one the model prefers ends it."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class Prefer(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            scores[:, eos_id] += 1000.0  # still -inf while the grammar forbids it
+            return scores
+
+    model, tokenizer = tiny
+    processors = LogitsProcessorList([JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model), Prefer()])
+    prompt = tokenizer("JSON:", return_tensors="pt")
+    out = model.generate(**prompt, logits_processor=processors, do_sample=False, max_new_tokens=40,
+                         pad_token_id=128004)
+    tokens = _generated(out, prompt["input_ids"].shape[1])[0]
+    assert tokens[-1] == eos_id and sum(t in LLAMA3_EOS for t in tokens) == 1
+    jsonschema.validate(json.loads(tokenizer.decode(tokens[:-1])), SMALL)
