@@ -742,24 +742,6 @@ def _join(items: list[Node], sep: Node) -> Node:
     return seq(*out)
 
 
-def _nullable(node: Node) -> bool:
-    if isinstance(node, ir.Empty):
-        return True
-    if isinstance(node, (ir.Never, ir.Bytes, ir.ByteClass, ir.CharClass, ir.Ref)):
-        return isinstance(node, ir.Bytes) and not node.value
-    if isinstance(node, ir.Seq):
-        return all(_nullable(x) for x in node.items)
-    if isinstance(node, ir.Alt):
-        return any(_nullable(x) for x in node.items)
-    if isinstance(node, ir.Repeat):
-        return node.min == 0 or _nullable(node.item)
-    if isinstance(node, ir.Intersect):
-        return all(_nullable(x) for x in node.items)
-    if isinstance(node, ir.Complement):
-        return not _nullable(node.item)
-    return False
-
-
 def _json_equal(a: Any, b: Any) -> bool:
     """JSON Schema equality: 1 == 1.0, but True != 1; objects unordered."""
     if isinstance(a, bool) or isinstance(b, bool):

@@ -14,9 +14,7 @@ pretty-printed with a fixed indent, exactly like ``json.dumps(indent=n)``.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from typing import Any
 
 from ..errors import SchemaError
 from ..grammar import ir
@@ -222,10 +220,3 @@ class Layout:
         if self.mode == "flexible":
             return seq(self._gap, literal(":"), self._gap)
         return literal(": ")
-
-    def dumps(self, value: Any, depth: int = 0) -> str:
-        """How a constant value is written under this layout (flexible: the compact form)."""
-        if isinstance(self.mode, int):
-            text = json.dumps(value, indent=self.mode, ensure_ascii=False)
-            return text.replace("\n", "\n" + " " * (self.mode * depth))
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
