@@ -95,7 +95,7 @@ class Grammar:
         self._eos_words = (eos // 32).astype(np.int64)
         self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
         with self._lock:
-            if not self._is_productive(start, set()):
+            if not self._is_live(start, set()):
                 raise SchemaError("the constraint admits no complete output (no string satisfies it)")
             self.initial_state = self._intern(start)
 
@@ -114,52 +114,42 @@ class Grammar:
                 self._ready = np.concatenate([self._ready, np.zeros(grow, dtype=bool)])
         return sid
 
-    def _is_live(self, e: Expr) -> bool:
+    def _is_live(self, e: Expr, entered: set | None = None) -> bool:
         """Can ``e`` still reach acceptance (is its language non-empty)?
 
         Structural for everything but intersections: a sequence is live when both parts are, an
-        alternative when one is, and rules are productive (front ends guarantee it). Only an
-        intersection needs a search, over its own derivatives, and the answer is memoised.
+        alternative when one is. Only an intersection needs a search, over its own derivatives,
+        and that answer is memoised. Rules count as productive, except for the start state,
+        checked with ``entered`` (a set): then rule bodies are looked into too, since a schema
+        whose every branch is impossible lowers to rules with empty bodies; a rule met again while
+        being examined counts as productive (its other branches decide).
         """
         kind = e.kind
         if kind == NEVER:
             return False
-        if not e.has_bool or kind in (EMPTY, BYTES, CLASS, REF):
+        if kind == REF:
+            if entered is None or e.args[0] in entered:
+                return True
+            entered.add(e.args[0])
+            return self._is_live(self._factory.resolve(e.args[0]), entered)
+        if kind in (EMPTY, BYTES, CLASS) or (entered is None and not e.has_bool):
             return True
-        known = self._live.get(e)
+        known = self._live.get(e) if entered is None else None
         if known is not None:
             return known
         if kind == SEQ:
-            result = self._is_live(e.args[0]) and self._is_live(e.args[1])
+            result = self._is_live(e.args[0], entered) and self._is_live(e.args[1], entered)
         elif kind == ALT:
-            result = any(self._is_live(x) for x in e.args)
+            result = any(self._is_live(x, entered) for x in e.args)
         elif kind == REPEAT:
-            result = e.args[1] == 0 or self._is_live(e.args[0])
+            result = e.args[1] == 0 or self._is_live(e.args[0], entered)
         elif kind == NOT:
             result = True  # the complement of what we build (a few key names) is never everything
         else:
             result = self._search_live(e)
-        self._live[e] = result
+        if entered is None:
+            self._live[e] = result
         return result
-
-    def _is_productive(self, e: Expr, entered: set) -> bool:
-        """Liveness of the start state, looking into rules too: a schema whose every branch is
-        impossible lowers to rules whose bodies are empty. A rule met again while being examined
-        counts as productive (its other branches decide)."""
-        kind = e.kind
-        if kind == REF:
-            key = e.args[0]
-            if key in entered:
-                return True
-            entered.add(key)
-            return self._is_productive(self._factory.resolve(key), entered)
-        if kind == SEQ:
-            return self._is_productive(e.args[0], entered) and self._is_productive(e.args[1], entered)
-        if kind == ALT:
-            return any(self._is_productive(x, entered) for x in e.args)
-        if kind == REPEAT:
-            return e.args[1] == 0 or self._is_productive(e.args[0], entered)
-        return self._is_live(e)
 
     def _search_live(self, e: Expr) -> bool:
         """Depth-first search for an accepting derivative of an intersection.
