@@ -136,6 +136,20 @@ def _bit_is_set(bitmask: np.ndarray, token: int) -> bool:
     return bool((int(bitmask[0, token >> 5]) >> (token & 31)) & 1)
 
 
+def _timed_bitmask_step(bitmask: np.ndarray, token: int, fill: Any, advance: Any) -> StepResult:
+    """One step of a bitmask engine: time ``fill(bitmask)``, check ``token`` outside the timing,
+    then time ``advance(token)`` (whose truth value says whether the engine accepted it)."""
+    t0 = time.perf_counter_ns()
+    fill(bitmask)
+    t1 = time.perf_counter_ns()
+    if not _bit_is_set(bitmask, token):
+        return StepResult(t1 - t0, t1 - t0, False)
+    t2 = time.perf_counter_ns()
+    accepted = advance(token)
+    t3 = time.perf_counter_ns()
+    return StepResult((t1 - t0) + (t3 - t2), t1 - t0, bool(accepted))
+
+
 class EngineAdapter(ABC):
     """Wraps one engine.  The constructor does the per-tokenizer setup."""
 
@@ -187,17 +201,11 @@ class EnforcerAdapter(EngineAdapter):
         return compiled.matcher()
 
     def step(self, state: Any, token: int) -> StepResult:
-        bm = self._bitmask
-        t0 = time.perf_counter_ns()
-        state.fill_next_token_bitmask(bm, 0)
-        t1 = time.perf_counter_ns()
-        allowed = _bit_is_set(bm, token)
-        if not allowed:
-            return StepResult(t1 - t0, t1 - t0, False)
-        t2 = time.perf_counter_ns()
-        state.advance(token)
-        t3 = time.perf_counter_ns()
-        return StepResult((t1 - t0) + (t3 - t2), t1 - t0, True)
+        def advance(t: int) -> bool:
+            state.advance(t)  # raises if rejected: the mask already said it is allowed
+            return True
+
+        return _timed_bitmask_step(self._bitmask, token, lambda bm: state.fill_next_token_bitmask(bm, 0), advance)
 
     def finished(self, state: Any) -> bool | None:
         return bool(state.is_terminated())
@@ -303,17 +311,8 @@ class XGrammarAdapter(EngineAdapter):
         return self._xgr.GrammarMatcher(compiled)
 
     def step(self, state: Any, token: int) -> StepResult:
-        bm = self._bitmask
-        t0 = time.perf_counter_ns()
-        state.fill_next_token_bitmask(bm, 0)
-        t1 = time.perf_counter_ns()
-        allowed = _bit_is_set(bm, token)
-        if not allowed:
-            return StepResult(t1 - t0, t1 - t0, False)
-        t2 = time.perf_counter_ns()
-        accepted = state.accept_token(token)
-        t3 = time.perf_counter_ns()
-        return StepResult((t1 - t0) + (t3 - t2), t1 - t0, bool(accepted))
+        return _timed_bitmask_step(self._bitmask, token, lambda bm: state.fill_next_token_bitmask(bm, 0),
+                                   state.accept_token)
 
     def finished(self, state: Any) -> bool | None:
         return bool(state.is_terminated())
@@ -373,17 +372,7 @@ class LLGuidanceAdapter(EngineAdapter):
         return compiled.matcher
 
     def step(self, state: Any, token: int) -> StepResult:
-        bm = self._bitmask
-        t0 = time.perf_counter_ns()
-        self._fill(state, bm, 0)
-        t1 = time.perf_counter_ns()
-        allowed = _bit_is_set(bm, token)
-        if not allowed:
-            return StepResult(t1 - t0, t1 - t0, False)
-        t2 = time.perf_counter_ns()
-        ok = state.consume_token(token)
-        t3 = time.perf_counter_ns()
-        return StepResult((t1 - t0) + (t3 - t2), t1 - t0, bool(ok))
+        return _timed_bitmask_step(self._bitmask, token, lambda bm: self._fill(state, bm, 0), state.consume_token)
 
     def finished(self, state: Any) -> bool | None:
         return bool(state.is_stopped() and not state.is_error())
