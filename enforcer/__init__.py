@@ -2,14 +2,17 @@
 
 from .compile import compile_ir, compile_json_schema, compile_regex
 from .engine import Grammar, Matcher
-from .errors import (EnforcerError, SchemaError, TokenRejectedError, UnsupportedSchemaError,
+from .errors import (EnforcerError, SchemaError, TokenRejectedError, ToolCallError, UnsupportedSchemaError,
                      VocabularyError)
+from .grammar.text import Reasoning
+from .tools import ToolFormat, compile_tools, parse_tool_calls
 from .trie import TokenTrie
 from .vocab import Vocabulary
 
 __all__ = [
-    "Grammar", "Matcher", "compile_ir", "compile_json_schema", "compile_regex",
-    "EnforcerError", "SchemaError", "TokenRejectedError", "TokenTrie", "UnsupportedSchemaError",
+    "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_ir", "compile_json_schema", "compile_regex",
+    "compile_tools", "parse_tool_calls",
+    "EnforcerError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",
 ]
 __version__ = "0.1.0"

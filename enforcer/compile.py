@@ -8,12 +8,13 @@ from .engine import Grammar, TokenRuns
 from .grammar import ir
 from .grammar.lower import Lowering
 from .grammar.regex import parse_regex
+from .grammar.text import Reasoning, with_reasoning
 from .vocab import Vocabulary
 
 
 def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int = "compact",
                         property_order: str = "schema", strict: bool = True,
-                        max_whitespace: int = 8) -> Grammar:
+                        max_whitespace: int = 8, reasoning: Any = None) -> Grammar:
     """The output must be one JSON value valid under ``schema`` (draft 2020-12).
 
     ``schema``: a dict, JSON text, or a pydantic model class. ``whitespace``: ``"compact"``,
@@ -21,17 +22,27 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
     ``property_order``: ``"schema"`` (declaration order, optional ones skippable) or ``"any"``
     (any order, each at most once). ``strict=False`` enforces the closest superset of what cannot
     be enforced exactly, with a warning, instead of raising ``UnsupportedSchemaError``.
+    ``reasoning``: a free-text block before the JSON (``True`` for ``<think>…</think>``, a
+    ``(begin, end)`` pair, or a :class:`~enforcer.grammar.text.Reasoning` with its bounds).
     """
     from .schema import load_schema
     from .schema.compiler import SchemaCompiler  # imports jsonschema: only when needed
 
     compiler = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
                               strict=strict, max_ws=max_whitespace)
-    lowering = Lowering(compiler.compile())
+    rules = with_reasoning(compiler.compile(), Reasoning.of(reasoning), vocab)
+    return json_grammar(rules, vocab, source="json schema", approximations=compiler.approximations)
+
+
+def json_grammar(rules: ir.Rules, vocab: Vocabulary, *, source: str,
+                 approximations: list[tuple[str, str, str]] = ()) -> Grammar:
+    """Compile rules that write JSON text: JSON string content tokens are decided from a
+    per-vocabulary table instead of walking the trie (see schema.json_tokens)."""
+    lowering = Lowering(rules)
     start = lowering.start()
     runs = _json_string_runs(lowering, vocab)
-    grammar = Grammar(lowering.factory, start, vocab, source="json schema", token_runs=(runs,))
-    grammar.approximations = list(compiler.approximations)
+    grammar = Grammar(lowering.factory, start, vocab, source=source, token_runs=(runs,))
+    grammar.approximations = list(approximations)
     return grammar
 
 

@@ -19,7 +19,12 @@ Invariants the engine keeps (the point of the project):
 * a token is allowed only if every one of its bytes is readable and the state it leaves is live
   (can still reach acceptance): no dead ends;
 * special tokens and ids with no bytes are never allowed, except the EOS set, which is allowed
-  exactly when the state accepts; when nothing but EOS can follow, only EOS is allowed.
+  exactly when the state accepts, and special tokens the grammar names (``ir.Special``), allowed
+  where the grammar puts them; when nothing but EOS can follow, only EOS is allowed.
+
+Named special tokens are symbols past the byte range: they have no trie node, so the walk never
+sees them; their transitions are derived per state on demand and added to the mask when it is
+filled, beside EOS.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SchemaError, TokenRejectedError, VocabularyError
-from .grammar.expr import ALT, AND, BYTES, CLASS, EMPTY, NEVER, NOT, REF, REPEAT, SEQ, Expr, ExprFactory
+from .grammar.expr import ALT, AND, BYTES, CLASS, EMPTY, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr, ExprFactory
 from .trie import TokenTrie
 from .vocab import Vocabulary
 
@@ -94,10 +99,32 @@ class Grammar:
         self._eos_ids = eos
         self._eos_words = (eos // 32).astype(np.int64)
         self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
+        self._special_symbol: dict[int, int] = {}  # token id -> symbol, see _special_ids
+        self._special_next: dict[int, dict[int, int]] = {}  # state -> {token id: next state}
         with self._lock:
             if not self._is_live(start, set()):
                 raise SchemaError("the constraint admits no complete output (no string satisfies it)")
             self.initial_state = self._intern(start)
+
+    def _special_ids(self) -> dict[int, int]:
+        """``{token id: symbol}`` of the special tokens the grammar names.
+
+        Rules are lowered lazily, so a grammar may name a new special token whenever a rule is
+        first entered; names are resolved against the vocabulary as they appear.
+        """
+        specials = self._factory.specials
+        if len(specials) != len(self._special_symbol):
+            vocab = self.vocab
+            for text, symbol in specials.items():
+                token_id = vocab.special_token_id(text)
+                if token_id is None:
+                    raise SchemaError(f"the grammar names the special token {text!r}, which this "
+                                      "vocabulary does not have")
+                if token_id in vocab.eos_token_ids:
+                    raise SchemaError(f"the grammar names {text!r}, an end-of-sequence token: EOS ends "
+                                      "the output by itself once the grammar is complete; end the grammar there")
+                self._special_symbol[token_id] = symbol
+        return self._special_symbol
 
     # -- states -------------------------------------------------------------------------------
 
@@ -132,7 +159,7 @@ class Grammar:
                 return True
             entered.add(e.args[0])
             return self._is_live(self._factory.resolve(e.args[0]), entered)
-        if kind in (EMPTY, BYTES, CLASS) or (entered is None and not e.has_bool):
+        if kind in (EMPTY, BYTES, CLASS, SPECIAL) or (entered is None and not e.has_bool):
             return True
         known = self._live.get(e) if entered is None else None
         if known is not None:
@@ -215,6 +242,30 @@ class Grammar:
 
     def is_accepting(self, sid: int) -> bool:
         return self._accepting[sid]
+
+    def special_transitions(self, sid: int) -> dict[int, int]:
+        """``{token id: next state}`` for the named special tokens that may come in ``sid``."""
+        found = self._special_next.get(sid)
+        if found is None:
+            with self._lock:
+                f, e = self._factory, self._exprs[sid]
+                found, tried = {}, 0
+                while tried < len(f.specials):  # a derivative may lower a rule naming a new one
+                    tried = len(f.specials)
+                    for token_id, symbol in list(self._special_ids().items()):
+                        d = f.derive(e, symbol)
+                        if d.kind != NEVER and self._is_live(d):
+                            found[token_id] = self._intern(d)
+                self._special_next[sid] = found
+        return found
+
+    def step_special(self, sid: int, token_id: int) -> int:
+        """The state after the special token ``token_id`` (``DEAD`` if the grammar forbids it)."""
+        return self.special_transitions(sid).get(token_id, DEAD)
+
+    def names_special(self, token_id: int) -> bool:
+        """Whether the grammar names this special token (so far: rules are lowered lazily)."""
+        return token_id in self._special_ids()
 
     # -- token masks --------------------------------------------------------------------------
 
@@ -347,6 +398,9 @@ class Grammar:
             out[self.n_words:] = 0
         if terminated or self._accepting[sid]:
             np.bitwise_or.at(out, self._eos_words, self._eos_bits)
+        if self._factory.specials and not terminated:
+            for token_id in self.special_transitions(sid):
+                out[token_id // 32] |= np.int32(np.uint32(1 << (token_id % 32)).view(np.int32))
 
     def matcher(self) -> Matcher:
         """A fresh matcher at the start of the output."""
@@ -413,6 +467,8 @@ class Matcher:
             return self.is_terminated() or self.is_complete()
         if self.is_terminated() or not 0 <= token_id < vocab.size:
             return False
+        if self.grammar.names_special(token_id):
+            return self.grammar.step_special(self._states[-1], token_id) != DEAD
         mask = self.grammar.token_mask(self._states[-1])
         return bool((int(mask[token_id // 32]) >> (token_id % 32)) & 1)
 
@@ -433,6 +489,13 @@ class Matcher:
             return
         if self.is_terminated():
             raise TokenRejectedError(f"token {token_id} after EOS")
+        if grammar.names_special(token_id):
+            nxt = grammar.step_special(state, token_id)
+            if nxt == DEAD:
+                text = vocab.special_token_text(token_id)
+                raise TokenRejectedError(f"special token {token_id} ({text}) is not allowed here")
+            self._states.append(nxt)
+            return
         data = vocab.token_bytes(token_id)
         if data is None:
             raise TokenRejectedError(f"token {token_id} is a special token or has no bytes")

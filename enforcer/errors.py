@@ -31,3 +31,8 @@ class VocabularyError(EnforcerError, ValueError):
 
 class TokenRejectedError(EnforcerError, ValueError):
     """A token the grammar forbids at this point was fed to ``Matcher.advance``."""
+
+
+class ToolCallError(EnforcerError, ValueError):
+    """A model's output holds no well-formed tool call where one was expected, names an unknown
+    tool, or gives arguments its tool's ``parameters`` schema rejects."""

@@ -53,6 +53,33 @@ def llama3_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_file=LLAMA3_TOKENIZER_JSON(), eos_token="<|eot_id|>")
 
 
+# Llama 3.1 renamed four reserved tokens of the Llama 3 tokenizer and nothing else; the package
+# ships the 3.0 file, so the 3.1 names are put back here (ids from Meta's Llama 3.1 model card).
+LLAMA31_NAMES = {128004: "<|finetune_right_pad_id|>", 128005: "<|reserved_special_token_2|>",
+                 128008: "<|eom_id|>", 128010: "<|python_tag|>"}
+
+
+@pytest.fixture(scope="session")
+def llama31_tokenizer(tmp_path_factory):
+    import json
+
+    from transformers import PreTrainedTokenizerFast
+
+    data = json.loads(Path(LLAMA3_TOKENIZER_JSON()).read_text(encoding="utf-8"))
+    for token in data["added_tokens"]:
+        token["content"] = LLAMA31_NAMES.get(token["id"], token["content"])
+    path = tmp_path_factory.mktemp("llama31") / "tokenizer.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return PreTrainedTokenizerFast(tokenizer_file=str(path), eos_token="<|eot_id|>")
+
+
+@pytest.fixture(scope="session")
+def llama31_vocab(llama31_tokenizer):
+    from enforcer import Vocabulary
+
+    return Vocabulary.from_pretrained(llama31_tokenizer, eos_token_ids=LLAMA3_EOS)
+
+
 @pytest.fixture(scope="session")
 def mistral_sp_tokenizer(tmp_path_factory):
     """Mistral v3 SentencePiece through transformers, the way users load it.

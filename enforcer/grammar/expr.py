@@ -10,6 +10,9 @@ Why derivatives instead of building an NFA/DFA up front (the llguidance ``derivr
 * Intersection and complement are one line each (``d(a & b) = d(a) & d(b)``), which is how
   ``pattern`` + ``minLength``/``maxLength`` and "any key except the declared ones" are expressed
   exactly.
+* Special tokens are symbols past the byte range (256, 257, ...): a derivative by such a symbol
+  is taken like a byte's, but no byte ever matches one, so a special token can only be produced
+  as itself, never spelled out in text.
 * References give context-free grammars for free (for grammars without left recursion): the
   derivative of a nested value is the inner derivative followed by what remains outside, so the
   expression itself plays the role of the parser stack.
@@ -25,8 +28,9 @@ from typing import Callable, Hashable, Iterable
 
 from ..errors import SchemaError
 
-NEVER, EMPTY, BYTES, CLASS, SEQ, ALT, REPEAT, AND, NOT, REF = range(10)
-_KIND_NAMES = ("never", "empty", "bytes", "class", "seq", "alt", "repeat", "and", "not", "ref")
+NEVER, EMPTY, BYTES, CLASS, SEQ, ALT, REPEAT, AND, NOT, REF, SPECIAL = range(11)
+_KIND_NAMES = ("never", "empty", "bytes", "class", "seq", "alt", "repeat", "and", "not", "ref", "special")
+FIRST_SPECIAL_SYMBOL = 256  # symbols 0..255 are bytes; special tokens are numbered from here
 FULL_CLASS = (1 << 256) - 1
 _IN_PROGRESS = object()
 
@@ -70,6 +74,7 @@ class ExprFactory:
         self._table: dict[tuple, Expr] = {}
         self._resolve_fn = resolve
         self._rules: dict[Hashable, Expr] = {}
+        self.specials: dict[str, int] = {}  # special token text -> its symbol (>= 256)
         self.never = self._make(NEVER, ())
         self.empty = self._make(EMPTY, ())
 
@@ -106,6 +111,11 @@ class ExprFactory:
         for lo, hi in ranges:
             mask |= ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1)
         return self.byte_set(mask)
+
+    def special(self, text: str) -> Expr:
+        """The special token spelled ``text`` (a symbol of its own, see the module docstring)."""
+        symbol = self.specials.setdefault(text, FIRST_SPECIAL_SYMBOL + len(self.specials))
+        return self._make(SPECIAL, (symbol,))
 
     def seq(self, *items: Expr) -> Expr:
         result = self.empty
@@ -210,7 +220,7 @@ class ExprFactory:
         k = e.kind
         if k == EMPTY:
             return True
-        if k in (NEVER, BYTES, CLASS, REF):
+        if k in (NEVER, BYTES, CLASS, REF, SPECIAL):
             return False
         if k == SEQ:
             return self._nullable_no_refs(e.args[0]) and self._nullable_no_refs(e.args[1])
@@ -232,7 +242,7 @@ class ExprFactory:
             result = self.nullable(self.resolve(e.args[0]))
         elif k == EMPTY:
             result = True
-        elif k in (NEVER, BYTES, CLASS):
+        elif k in (NEVER, BYTES, CLASS, SPECIAL):
             result = False
         elif k == SEQ:
             result = self.nullable(e.args[0]) and self.nullable(e.args[1])
@@ -256,7 +266,7 @@ class ExprFactory:
         if e._cuts is not None:
             return e._cuts
         k = e.kind
-        if k in (NEVER, EMPTY):
+        if k in (NEVER, EMPTY, SPECIAL):  # no byte matches a special token: all bytes alike
             result: tuple[int, ...] = ()
         elif k == BYTES:
             b = e.args[0][0]
@@ -282,7 +292,8 @@ class ExprFactory:
         return result
 
     def derive(self, e: Expr, byte: int) -> Expr:
-        """The expression matching ``{s : byte + s in L(e)}``."""
+        """The expression matching ``{s : byte + s in L(e)}``; ``byte`` may be a special token's
+        symbol (>= 256), which only a SPECIAL node of that symbol matches."""
         found = e._derivs.get(byte)
         if found is not None:
             if found is _IN_PROGRESS:
@@ -297,6 +308,8 @@ class ExprFactory:
             result = self.literal(data[1:]) if data[0] == byte else self.never
         elif k == CLASS:
             result = self.empty if (e.args[0] >> byte) & 1 else self.never
+        elif k == SPECIAL:
+            result = self.empty if e.args[0] == byte else self.never
         elif k == SEQ:
             head, tail = e.args
             result = self._seq2(self.derive(head, byte), tail)
@@ -387,4 +400,6 @@ class ExprFactory:
             return "(" + " & ".join(self.describe(x, depth - 1) for x in e.args) + ")"
         if k == NOT:
             return f"!({self.describe(e.args[0], depth - 1)})"
+        if k == SPECIAL:
+            return next((f"special {t}" for t, s in self.specials.items() if s == e.args[0]), "special")
         return f"<{e.args[0]}>"

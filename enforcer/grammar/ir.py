@@ -7,6 +7,7 @@ front end may share sub-trees freely, and the automaton builder may memoise on t
 Two alphabets live side by side on purpose:
 
 * ``Bytes`` and ``ByteClass`` are byte-level terminals: exact bytes of the output.
+* ``Special`` is one special token (no bytes at all): an out-of-band symbol of its own.
 * ``CharClass`` is one Unicode scalar value, emitted as its UTF-8 bytes. Regular expressions are
   written over characters, not bytes; keeping the character level explicit lets the JSON Schema
   front end re-encode a regex character as JSON string syntax (raw, ``\\n`` or ``\\uXXXX``) before
@@ -86,6 +87,15 @@ class CharClass:
 
 
 @dataclass(frozen=True)
+class Special:
+    """One special (control) token of the vocabulary, named by its text (``<|python_tag|>``,
+    ``[TOOL_CALLS]``). Special tokens have no bytes, so a grammar can only allow one by naming
+    it; the engine resolves the name against the vocabulary at compile time."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Seq:
     """The items one after another."""
 
@@ -130,7 +140,7 @@ class Ref:
     name: Hashable
 
 
-Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Seq, Alt, Repeat, Intersect, Complement, Ref]
+Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Special, Seq, Alt, Repeat, Intersect, Complement, Ref]
 
 
 @dataclass(frozen=True, eq=False)

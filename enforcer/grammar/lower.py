@@ -111,6 +111,8 @@ class Lowering:
             result = f.byte_ranges(node.ranges)
         elif isinstance(node, ir.CharClass):
             result = self.char_class(node.ranges)
+        elif isinstance(node, ir.Special):
+            result = f.special(node.text)
         elif isinstance(node, ir.Seq):
             result = f.seq(*(self.lower(x) for x in node.items))
         elif isinstance(node, ir.Alt):
