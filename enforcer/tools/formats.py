@@ -61,3 +61,21 @@ def tool_format(format: str | ToolFormat) -> ToolFormat:
         raise ValueError(f"unknown tool call format {format!r}; known: {', '.join(FORMATS)} "
                          "(or pass a ToolFormat)")
     return found
+
+
+def describe_tools(tools, format: str | ToolFormat = "json") -> str:
+    """A system-prompt paragraph listing the tools and the call format, for models whose chat
+    template has no ``tools=`` support (SmolLM2, most base models). Models with tool-aware
+    templates should get ``tokenizer.apply_chat_template(messages, tools=tools)`` instead."""
+    import json
+
+    from .spec import normalize_tools
+
+    fmt = tool_format(format)
+    lines = ["You can call these tools:"]
+    for tool in normalize_tools(tools):
+        lines.append(json.dumps({"name": tool.name, "description": tool.description,
+                                 "parameters": tool.parameters}, ensure_ascii=False))
+    example = f'{{"name": <tool name>, "{fmt.arguments_key}": {{<arguments>}}}}'
+    lines.append(f"To call a tool, answer with {''.join(fmt.begin)}{example}{''.join(fmt.end)}.")
+    return "\n".join(lines)

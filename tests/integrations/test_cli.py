@@ -59,3 +59,32 @@ def test_generate_with_the_default_model():
     schema = json.loads((ROOT / "schemas" / "person.schema.json").read_text())
     jsonschema.validate(json.loads(result.stdout), schema)
     assert "loading model" in result.stderr and "ended on EOS" in result.stderr
+
+
+def test_check_tools():
+    result = run("check", "--tools", "examples/tools.json", "--tool-choice", "required")
+    assert result.returncode == 0, result.stderr
+    assert "every keyword is enforced exactly" in result.stdout
+
+
+@pytest.mark.parametrize("tools, options, message", [
+    ([{"type": "function", "function": {"parameters": {"type": "object"}}}], [], "needs a non-empty 'name'"),
+    ([{"type": "function", "function": {"name": "f"}}], ["--tool-choice", "g"], "'g', which is not one of the tools"),
+])
+def test_tool_errors_are_one_line(tmp_path, tools, options, message):
+    path = tmp_path / "tools.json"
+    path.write_text(json.dumps(tools))
+    result = run("generate", "--tools", str(path), *options)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("enforcer: error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+@pytest.mark.slow
+def test_generate_tool_calls_with_the_default_model():
+    result = run("generate", "--tools", "examples/tools.json", "--tool-choice", "calculate",
+                 "--prompt", "How much is 12 * 7?", "--max-new-tokens", "96")
+    assert result.returncode == 0, result.stderr
+    calls = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [c["name"] for c in calls] == ["calculate"]
+    assert "tool call(s), arguments valid" in result.stderr

@@ -193,3 +193,62 @@ def test_generation_stops_on_each_eos_id(tiny, eos_id):
     tokens = _generated(out, prompt["input_ids"].shape[1])[0]
     assert tokens[-1] == eos_id and sum(t in LLAMA3_EOS for t in tokens) == 1
     jsonschema.validate(json.loads(tokenizer.decode(tokens[:-1])), SMALL)
+
+
+# -- tool calls through generate ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("tool_choice", ["required", "auto"])
+def test_tool_calls_with_python_tag_on_a_padded_head(tiny_llama3_model, llama31_tokenizer, tool_choice):
+    from enforcer import parse_tool_calls
+    from enforcer.integrations.transformers import ToolCallLogitsProcessor
+
+    from tests.tools.test_compile_tools import PARAMETERS, TOOLS
+
+    processor = ToolCallLogitsProcessor(TOOLS, llama31_tokenizer, model=tiny_llama3_model, tool_choice=tool_choice,
+                                        format="llama3_python_tag", max_text_length=30)
+    prompt = llama31_tokenizer("Call a tool:", return_tensors="pt")
+    torch.manual_seed(2)
+    out = tiny_llama3_model.generate(**prompt, logits_processor=[processor], max_new_tokens=120, do_sample=True,
+                                     num_return_sequences=4, pad_token_id=128004)
+    vocab = processor.grammar.vocab
+    for tokens in _generated(out, prompt["input_ids"].shape[1]):
+        ended = [i for i, t in enumerate(tokens) if t in vocab.eos_token_ids]
+        if not ended:  # a random-weight model may ramble inside a string until max_new_tokens
+            continue
+        assert set(tokens[: ended[0]]) & vocab.special_token_ids <= {128010}
+        calls = parse_tool_calls(tokens, TOOLS, format="llama3_python_tag", vocab=vocab)
+        if tool_choice == "required":
+            assert tokens[0] == 128010 and len(calls) == 1
+        for call in calls:
+            jsonschema.validate(call["arguments"], PARAMETERS[call["name"]])
+
+
+@pytest.mark.slow
+def test_smollm2_calls_the_tool_it_is_asked_for(smollm2):
+    from enforcer import parse_tool_calls
+    from enforcer.integrations.transformers import ToolCallLogitsProcessor
+
+    from tests.tools.test_compile_tools import PARAMETERS, TOOLS
+
+    from enforcer.tools import describe_tools
+
+    model, tokenizer = smollm2
+    questions = {"What is the weather in Paris?": "get_weather", "What is 17 * 23?": "calculate",
+                 "Search the web for pasta recipes.": "search"}
+    for question, expected in questions.items():
+        messages = [{"role": "system", "content": describe_tools(TOOLS)}, {"role": "user", "content": question}]
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        processor = ToolCallLogitsProcessor(TOOLS, tokenizer, model=model, tool_choice="required")
+        out = model.generate(**inputs, logits_processor=[processor], max_new_tokens=80, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id or 2)
+        tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
+        calls = parse_tool_calls(tokens, TOOLS, vocab=processor.grammar.vocab)
+        assert len(calls) == 1, tokenizer.decode(tokens)
+        jsonschema.validate(calls[0]["arguments"], PARAMETERS[calls[0]["name"]])
+        named = ToolCallLogitsProcessor(TOOLS, tokenizer, model=model,
+                                        tool_choice={"type": "function", "function": {"name": expected}})
+        out = model.generate(**inputs, logits_processor=[named], max_new_tokens=80, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id or 2)
+        calls = parse_tool_calls(out[0, inputs["input_ids"].shape[1]:].tolist(), TOOLS, vocab=named.grammar.vocab)
+        assert [c["name"] for c in calls] == [expected]
