@@ -106,9 +106,11 @@ def test_forbidden_tokens_are_rejected(llama3_tokenizer, llama3_vocab):
 def test_tokens_that_end_inside_a_character(mistral_sp_tokenizer):
     """Byte-fallback tokens carry one byte of a UTF-8 character each."""
     vocab = Vocabulary.from_pretrained(mistral_sp_tokenizer)
-    grammar = compile_regex("\U0001d400{2}", vocab)
+    # Some transformers releases prepend SentencePiece's dummy-prefix space ("▁") here: allow it.
+    grammar = compile_regex(" ?\U0001d400{2}", vocab)
     ids = mistral_sp_tokenizer.encode("\U0001d400\U0001d400", add_special_tokens=False)
-    assert len(ids) == 8  # <0xF0><0x9D><0x90><0x80> twice
+    byte_tokens = [i for i in ids if vocab.token_bytes(i) != b" "]
+    assert len(byte_tokens) == 8 and all(len(vocab.token_bytes(i)) == 1 for i in byte_tokens)  # <0xF0><0x9D><0x90><0x80> x2
     matcher = grammar.matcher()
     for i, token in enumerate(ids):
         assert not matcher.is_complete()
