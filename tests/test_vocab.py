@@ -50,10 +50,16 @@ def test_llama3_bytes_round_trip(llama3_tokenizer, llama3_vocab):
 def test_mistral_sentencepiece_bytes_round_trip(mistral_sp_tokenizer):
     vocab = Vocabulary.from_pretrained(mistral_sp_tokenizer)
     assert len(WITHOUT_SPACE_MARKER) >= 2000
-    assert_round_trip(vocab, lambda s: mistral_sp_tokenizer.encode(s, add_special_tokens=False),
-                      corpus=WITHOUT_SPACE_MARKER)
+
+    def encode(s):
+        return mistral_sp_tokenizer.encode(s, add_special_tokens=False)
+
+    # transformers 5.2x prepends SentencePiece's dummy-prefix space ("▁") as raw SentencePiece
+    # does; earlier 5.x releases did not. Either way the bytes we read are what the model emits.
+    prefix = b" " if vocab.token_bytes(encode("x")[0]).startswith(b" ") else b""
+    assert_round_trip(vocab, encode, expected=lambda s: prefix + s.encode("utf-8"), corpus=WITHOUT_SPACE_MARKER)
     # Byte fallback: a character outside the pieces becomes <0xNN> tokens that split UTF-8.
-    ids = mistral_sp_tokenizer.encode("\U0001d400", add_special_tokens=False)
+    ids = [i for i in encode("\U0001d400") if vocab.token_bytes(i) != b" "]
     assert [vocab.token_bytes(i) for i in ids] == [bytes([b]) for b in "\U0001d400".encode()]
 
 
