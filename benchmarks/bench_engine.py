@@ -68,13 +68,22 @@ Engine-specific notes
   schema using keywords llguidance does not implement (e.g. ``uniqueItems``)
   is recompiled with ``lenient`` (keyword ignored) and flagged in ``status``.
 
+GBNF grammars
+-------------
+After the schemas, the same measurements run on llama.cpp's sample grammars
+(``tests/grammar/gbnf/*.gbnf``), each with the hand-written instances that
+``tests/grammar/gbnf_examples.json`` lists as accepted (tokenized as they are,
+no JSON re-serialisation).  Engines: enforcer (``compile_grammar``) and
+XGrammar (``Grammar.from_ebnf`` + ``compile_grammar``); the others show
+``n/a``.  ``--grammars none`` skips them.
+
 A full run takes about 5 minutes on 2 CPU cores, most of it in xgrammar's
 compiles (seconds per schema for the 128k-token Llama 3 vocabulary); use
 ``--engines`` / ``--schemas`` / ``--max-instances`` to narrow it.
 
 Usage::
 
-    python benchmarks/bench_engine.py [--schemas GLOB] [--engines enforcer,lmfe,xgrammar,llguidance]
+    python benchmarks/bench_engine.py [--schemas GLOB] [--grammars GLOB|none] [--engines enforcer,lmfe,xgrammar,llguidance]
                                       [--max-lmfe-steps N] [--walk-budget-s S] [--max-instances N]
                                       [--json OUT]
 """
@@ -87,6 +96,7 @@ import gc
 import importlib.resources
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -103,6 +113,8 @@ import numpy as np  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO_ROOT / "schemas"
 INSTANCE_DIR = Path(__file__).resolve().parent / "instances"
+GBNF_DIR = REPO_ROOT / "tests" / "grammar" / "gbnf"  # llama.cpp's samples (MIT, vendored)
+GBNF_EXAMPLES = REPO_ROOT / "tests" / "grammar" / "gbnf_examples.json"
 if str(REPO_ROOT) not in sys.path:  # make `import enforcer` work when run as `python benchmarks/bench_engine.py`
     sys.path.insert(0, str(REPO_ROOT))
 ALL_ENGINES = ("enforcer", "lmfe", "xgrammar", "llguidance")
@@ -162,6 +174,10 @@ class EngineAdapter(ABC):
     def compile(self, schema: dict[str, Any]) -> Any:
         """Compile *schema* from cold; return the engine's compiled grammar."""
 
+    def compile_gbnf(self, text: str) -> Any:
+        """Compile a GBNF grammar (start rule ``root``) from cold; n/a unless overridden."""
+        raise NotImplementedError(f"{self.name} has no GBNF adapter here")
+
     @abstractmethod
     def new_state(self, compiled: Any) -> Any:
         """Create a fresh matcher/state for one request on *compiled*."""
@@ -186,6 +202,11 @@ class EnforcerAdapter(EngineAdapter):
         except UNAVAILABLE_ERRORS as exc:
             raise EngineUnavailable(f"{type(exc).__name__}: {exc}") from exc
         self._compile_json_schema = compile_json_schema
+        try:
+            from enforcer import compile_grammar
+        except UNAVAILABLE_ERRORS:
+            compile_grammar = None  # an older enforcer: GBNF rows show n/a
+        self._compile_grammar = compile_grammar
         t0 = time.perf_counter()
         try:
             self.vocab = Vocabulary.from_pretrained(tokenizer)
@@ -196,6 +217,11 @@ class EnforcerAdapter(EngineAdapter):
 
     def compile(self, schema: dict[str, Any]) -> Any:
         return self._compile_json_schema(schema, self.vocab, whitespace="compact")
+
+    def compile_gbnf(self, text: str) -> Any:
+        if self._compile_grammar is None:
+            raise NotImplementedError("this enforcer has no compile_grammar")
+        return self._compile_grammar(text, self.vocab)
 
     def new_state(self, compiled: Any) -> Any:
         return compiled.matcher()
@@ -306,6 +332,15 @@ class XGrammarAdapter(EngineAdapter):
         return self.compiler.compile_json_schema(
             json.dumps(schema), any_whitespace=False, separators=(",", ":"), strict_mode=True
         )
+
+    def compile_gbnf(self, text: str) -> Any:
+        # XGrammar's EBNF parser refuses an empty first alternative (json.gbnf's `ws ::= | " " | ...`):
+        # spell it as "" (same language) and say so in the status column.
+        self.compile_note = None
+        if re.search(r"::=[ \t]*\|", text):
+            text = re.sub(r"::=([ \t]*)\|", r'::=\1"" |', text)
+            self.compile_note = 'empty alternative spelled ""'
+        return self.compiler.compile_grammar(self._xgr.Grammar.from_ebnf(text, root_rule_name="root"))
 
     def new_state(self, compiled: Any) -> Any:
         return self._xgr.GrammarMatcher(compiled)
@@ -450,8 +485,12 @@ def walk(adapter: EngineAdapter, compiled: Any, path: list[int], budget_s: float
 
 
 def run_schema(
-    adapter: EngineAdapter, name: str, schema: dict[str, Any], paths: list[list[int]], budget_s: float
+    adapter: EngineAdapter, name: str, schema: Any, paths: list[list[int]], budget_s: float,
+    compile_fn: Callable[[Any], Any] | None = None,
 ) -> SchemaResult:
+    """Compile *schema* once per path (``adapter.compile``, or *compile_fn* for grammars) and walk
+    the path twice: the first and the repeated request."""
+    compile_fn = compile_fn or adapter.compile
     result = SchemaResult(name)
     for idx, path in enumerate(paths):
         inst = InstanceResult(idx, len(path))
@@ -459,7 +498,7 @@ def run_schema(
         gc.collect()
         try:
             t0 = time.perf_counter_ns()
-            compiled = adapter.compile(schema)
+            compiled = compile_fn(schema)
             inst.compile_ns = time.perf_counter_ns() - t0
             inst.note = adapter.compile_note
         except UNAVAILABLE_ERRORS as exc:
@@ -611,6 +650,19 @@ def load_cases(pattern: str) -> list[tuple[str, dict[str, Any], list[Any]]]:
     return cases
 
 
+def load_gbnf_cases(pattern: str) -> list[tuple[str, str, list[str]]]:
+    """(name, grammar text, accepted instance strings) per sample grammar matching *pattern*."""
+    if pattern == "none" or not GBNF_EXAMPLES.exists():
+        return []
+    examples = json.loads(GBNF_EXAMPLES.read_text(encoding="utf-8"))
+    cases = []
+    for path in sorted(GBNF_DIR.glob("*.gbnf")):
+        if fnmatch.fnmatch(path.stem, pattern) and path.stem in examples:
+            texts = [t for t in examples[path.stem]["accept"] if t]
+            cases.append((path.stem, path.read_text(encoding="utf-8"), texts))
+    return cases
+
+
 def make_adapter(name: str, tokenizer: Any, eos_id: int, args: argparse.Namespace) -> EngineAdapter:
     if name == "enforcer":
         return EnforcerAdapter(tokenizer, eos_id)
@@ -626,6 +678,8 @@ def make_adapter(name: str, tokenizer: Any, eos_id: int, args: argparse.Namespac
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--schemas", default="*", help="glob on schema names (e.g. 'person' or 'order*'); default all")
+    ap.add_argument("--grammars", default="*",
+                    help="glob on the GBNF sample grammar names, or 'none' to skip them; default all")
     ap.add_argument("--engines", default=",".join(ALL_ENGINES), help=f"comma-separated subset of {','.join(ALL_ENGINES)}")
     ap.add_argument("--max-lmfe-steps", type=int, default=DEFAULT_MAX_LMFE_STEPS,
                     help="measure at most this many positions of each path for lmfe (default %(default)s)")
@@ -645,8 +699,11 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases(args.schemas)
     if args.max_instances > 0:
         cases = [(name, schema, insts[: args.max_instances]) for name, schema, insts in cases]
-    if not cases:
-        print(f"no schema matches {args.schemas!r} in {SCHEMA_DIR}")
+    gbnf_cases = load_gbnf_cases(args.grammars)
+    if args.max_instances > 0:
+        gbnf_cases = [(name, text, insts[: args.max_instances]) for name, text, insts in gbnf_cases]
+    if not cases and not gbnf_cases:
+        print(f"no schema matches {args.schemas!r} in {SCHEMA_DIR} and no grammar {args.grammars!r}")
         return 0
     paths = {
         name: [
@@ -655,6 +712,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for name, _, instances in cases
     }
+    gbnf_paths = {name: [tokenizer.encode(text, add_special_tokens=False) + [eos_id] for text in texts]
+                  for name, _, texts in gbnf_cases}
+    if gbnf_cases:
+        print(f"{len(gbnf_cases)} GBNF grammars, {sum(len(p) for p in gbnf_paths.values())} instances, "
+              f"{sum(len(t) for p in gbnf_paths.values() for t in p)} path tokens")
     n_paths = sum(len(p) for p in paths.values())
     n_tokens = sum(len(t) for p in paths.values() for t in p)
     print(f"{len(cases)} schemas, {n_paths} instances, {n_tokens} path tokens (Llama 3 tokenizer, EOS {eos_id}); "
@@ -682,35 +744,47 @@ def main(argv: list[str] | None = None) -> int:
         if adapter.max_steps is not None:
             note += (f"; per-token figures cover only the first {adapter.max_steps} positions of each path "
                      f"(--max-lmfe-steps), so 'steps' < 'tokens' where capped")
-        print_table(engine, adapter.setup_s, rows, note)
-        summaries[engine] = engine_summary(rows)
+        if rows:
+            print_table(engine, adapter.setup_s, rows, note)
+            summaries[engine] = engine_summary(rows)
         raw["engines"][engine] = {
             "available": True,
             "setup_s": adapter.setup_s,
             "max_steps": adapter.max_steps,
             "schemas": [asdict(r) for r in results],
             "rows": [asdict(r) for r in rows],
-            "summary": summaries[engine],
+            "summary": summaries.get(engine),
         }
+        if gbnf_cases:
+            gbnf_results = [run_schema(adapter, name, text, gbnf_paths[name], args.walk_budget_s, adapter.compile_gbnf)
+                            for name, text, _ in gbnf_cases]
+            gbnf_rows = [summarize(r) for r in gbnf_results]
+            if any(r.compile_ms is not None for r in gbnf_rows):
+                print_table(f"{engine} (GBNF)", adapter.setup_s, gbnf_rows, note)
+                summaries[f"{engine} gbnf"] = engine_summary(gbnf_rows)
+            else:
+                print(f"\n== {engine} (GBNF): n/a ({gbnf_rows[0].status})")
+            raw["engines"][engine]["grammars"] = [asdict(r) for r in gbnf_rows]
 
     print("\n== summary (medians across schemas)")
     for engine, s in summaries.items():
         print(
-            f"{engine:<11} compile {_fmt(s['compile_ms'], 2)} ms | first mask {_fmt(s['first_mask_ms'], 2)} ms | "
+            f"{engine:<16} compile {_fmt(s['compile_ms'], 2)} ms | first mask {_fmt(s['first_mask_ms'], 2)} ms | "
             f"per-token first req med {_fmt(s['first_us_median'])} us (p90 {_fmt(s['first_us_p90'])}) | "
             f"repeated req med {_fmt(s['repeated_us_median'])} us (p90 {_fmt(s['repeated_us_p90'])})"
         )
-    for engine in engines:
-        if engine == "enforcer" or engine not in summaries or "enforcer" not in summaries:
+    for engine in [x + suffix for x in engines for suffix in ("", " gbnf")]:
+        ours = "enforcer gbnf" if engine.endswith(" gbnf") else "enforcer"
+        if engine == ours or engine not in summaries or ours not in summaries:
             continue
-        e, o = summaries["enforcer"], summaries[engine]
+        e, o = summaries[ours], summaries[engine]
         parts = []
         for key, label in (("first_us_median", "first req"), ("repeated_us_median", "repeated req")):
             if e[key] and o[key]:
                 parts.append(f"{label} x{o[key] / e[key]:.1f}")
         if parts:
-            print(f"ratio {engine}/enforcer per-token median: " + ", ".join(parts))
-    if not (summaries.get("enforcer") or {}).get("first_us_median"):
+            print(f"ratio {engine}/{ours} per-token median: " + ", ".join(parts))
+    if cases and not (summaries.get("enforcer") or {}).get("first_us_median"):
         print("ratio x/enforcer: n/a (no enforcer figures)")
     print(f"(total benchmark wall time {time.perf_counter() - t_start:.1f} s)")
 

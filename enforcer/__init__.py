@@ -1,8 +1,8 @@
 """enforcer: make a language model's output follow a JSON Schema, a regex or a grammar, token by token."""
 
-from .compile import compile_ir, compile_json_schema, compile_regex
+from .compile import compile_grammar, compile_ir, compile_json_schema, compile_regex
 from .engine import Grammar, Matcher
-from .errors import (EnforcerError, SchemaError, TokenRejectedError, ToolCallError, UnsupportedSchemaError,
+from .errors import (EnforcerError, GrammarSyntaxError, SchemaError, TokenRejectedError, ToolCallError, UnsupportedSchemaError,
                      VocabularyError)
 from .grammar.text import Reasoning
 from .tools import ToolFormat, compile_tools, parse_tool_calls
@@ -10,9 +10,9 @@ from .trie import TokenTrie
 from .vocab import Vocabulary
 
 __all__ = [
-    "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_ir", "compile_json_schema", "compile_regex",
+    "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_grammar", "compile_ir", "compile_json_schema", "compile_regex",
     "compile_tools", "parse_tool_calls",
-    "EnforcerError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
+    "EnforcerError", "GrammarSyntaxError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",
 ]
 __version__ = "0.1.0"

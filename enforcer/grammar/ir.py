@@ -1,6 +1,6 @@
 """The grammar intermediate representation every front end compiles to.
 
-JSON Schema, regular expressions and (later) GBNF all lower to these few node types, so the
+JSON Schema, regular expressions and GBNF grammars all lower to these few node types, so the
 automaton builder and the engine only ever see one form. Nodes are immutable and hashable: a
 front end may share sub-trees freely, and the automaton builder may memoise on them.
 

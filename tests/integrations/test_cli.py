@@ -88,3 +88,56 @@ def test_generate_tool_calls_with_the_default_model():
     calls = json.loads(result.stdout.strip().splitlines()[-1])
     assert [c["name"] for c in calls] == ["calculate"]
     assert "tool call(s), arguments valid" in result.stderr
+
+
+GBNF_DIR = ROOT / "tests" / "grammar" / "gbnf"
+
+
+def test_check_a_sample_grammar():
+    result = run("check", "--grammar", str(GBNF_DIR / "json.gbnf"))
+    assert result.returncode == 0, result.stderr
+    assert "json.gbnf: 7 rules, start rule 'root': compiles" in result.stdout
+
+
+@pytest.mark.parametrize("content, message, context", [
+    (None, "grammar file not found", None),
+    ('root ::= "a" (\n', "g.gbnf: line 1, column 14: this '(' is never closed", 'root ::= "a" ('),
+    ('root ::= valu\nvalue ::= "x"\n', "undefined rule 'valu' (did you mean 'value'?)", "root ::= valu"),
+    ('root ::= expr\nexpr ::= expr "+" "1" | "1"\n', "left recursion in rule 'expr' (line 2)", None),
+    ('start ::= "a"\n', "no rule 'root' to start from", None),
+])
+def test_grammar_errors(tmp_path, content, message, context):
+    path = tmp_path / "g.gbnf"
+    if content is not None:
+        path.write_text(content)
+    for command in ("check", "generate"):
+        result = run(command, "--grammar", str(path))
+        assert result.returncode == 2
+        lines = [line for line in result.stderr.splitlines() if line.startswith("enforcer: error:")]
+        assert len(lines) == 1 and message in lines[0], result.stderr
+        assert "Traceback" not in result.stderr and "loading model" not in result.stderr
+        if context:  # the offending line, then a caret under the column
+            after = result.stderr.splitlines()[result.stderr.splitlines().index(lines[0]) + 1:]
+            assert after[0].strip() == context and after[1].strip() == "^"
+
+
+def test_schema_and_grammar_exclude_each_other():
+    result = run("check", "--schema", "schemas/order.schema.json", "--grammar", str(GBNF_DIR / "json.gbnf"))
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+@pytest.mark.slow
+def test_generate_with_a_grammar(tmp_path):
+    """chess.gbnf with its open-ended "+" bounded, so a greedy model has to stop."""
+    from enforcer.grammar.gbnf import parse_gbnf
+    from tests.ir_oracle import matches
+
+    text = (GBNF_DIR / "chess.gbnf").read_text().replace('"\\n")+', '"\\n"){1,2}')
+    assert "{1,2}" in text
+    path = tmp_path / "chess3.gbnf"
+    path.write_text(text)
+    result = run("generate", "--grammar", str(path), "--max-new-tokens", "120",
+                 "--prompt", "Write the first moves of a chess game in PGN notation.")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert matches(parse_gbnf(text), result.stdout), result.stdout
+    assert result.stdout.startswith("1. ") and "ended on EOS" in result.stderr
