@@ -104,6 +104,7 @@ class Grammar:
         with self._lock:
             if not self._is_live(start, set()):
                 raise SchemaError("the constraint admits no complete output (no string satisfies it)")
+            self._special_ids()  # the start rules are lowered now: unknown names fail here
             self.initial_state = self._intern(start)
 
     def _special_ids(self) -> dict[int, int]:

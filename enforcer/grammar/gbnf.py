@@ -21,8 +21,10 @@ The syntax follows llama.cpp's parser (``src/llama-grammar.cpp``), including its
 
 Deliberate differences from llama.cpp, where it silently accepts a mistake: a rule defined twice
 is an error (llama.cpp keeps the last definition), and so are reversed ranges (``[z-a]``,
-which match nothing there) and empty classes. Token references (``<[id]>``, ``<think>``,
-``!<...>``) are not supported and say so.
+which match nothing there) and empty classes. A token reference ``<...>`` names a special token
+by its text (``<|python_tag|>``, ``<think>`` where the vocabulary has it as a special token): it
+matches that token only, never the same text spelled out. References by id (``<[id]>``) and
+negated ones (``!<...>``) are not supported and say so.
 
 After parsing, :func:`enforcer.grammar.analysis.check_rules` rejects what the derivative engine
 cannot run or what could only produce dead ends: left recursion and rules that can never finish.
@@ -209,12 +211,26 @@ class _Parser:
                     raise self.error(f"{c!r} has nothing before it to repeat")
                 lo, hi = self.quantifier()
                 items[-1] = ir.repeat(items[-1], lo, hi)
+            elif c == "<" and not self.text.startswith("<[", self.pos):
+                items.append(self.special_token())
             elif c in ("<", "!"):
-                raise self.error("token references (<[id]>, <token>, !<...>) are not supported")
+                raise self.error("token references by id (<[id]>) and negated ones (!<...>) are not "
+                                 "supported; name a special token by its text, as in <|python_tag|>")
             else:
                 break
             self.skip_space(nested)
         return ir.seq(*items)
+
+    def special_token(self) -> ir.Node:
+        """``<think>``, ``<|python_tag|>``: one special token, named by its whole text (brackets
+        included, as llama.cpp does); the engine checks the vocabulary has it."""
+        start = self.pos
+        end = self.text.find(">", start)
+        newline = self.text.find("\n", start)
+        if end < 0 or (0 <= newline < end):
+            raise self.error("this '<' starts a token reference that is never closed with '>'", start)
+        self.pos = end + 1
+        return ir.Special(self.text[start: end + 1])
 
     def _next_is_definition(self) -> bool:
         save = self.pos

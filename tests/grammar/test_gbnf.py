@@ -146,7 +146,9 @@ def test_the_parser_imports_no_torch():
     ('root ::= "a"{3,1}', 1, 13, "maximum is below the minimum"),
     ('root ::= "a"{x}', 1, 14, "expecting a number"),
     ('root ::= "a" b ::= "c"', 1, 14, "expecting a newline before the definition of 'b'"),
-    ('root ::= <think> "a"', 1, 10, "token references"),
+    ('root ::= <[128010]> "a"', 1, 10, "token references by id (<[id]>) and negated ones"),
+    ('root ::= !<think> "a"', 1, 10, "token references by id (<[id]>) and negated ones"),
+    ('root ::= <think "a"\n', 1, 10, "never closed with '>'"),
     ('root ::= "a"\nroot ::= "b"', 2, 1, "defined twice (first at line 1)"),
     ('root ::= value\nvalues ::= "a"', 1, 10, "undefined rule 'value' (did you mean 'values'?)"),
 ])
@@ -208,3 +210,25 @@ def test_errors_from_compile_grammar(byte_vocab):
         compile_grammar("root ::= )", byte_vocab)
     with pytest.raises(SchemaError, match="left recursion"):
         compile_grammar("root ::= root \"a\" | \"a\"", byte_vocab)
+
+
+def test_special_tokens_by_name(llama31_tokenizer, llama31_vocab):
+    """``<|python_tag|>`` is that special token only: never its text spelled out in bytes."""
+    from enforcer import TokenRejectedError, compile_grammar
+
+    grammar = compile_grammar('root ::= [a-z]* <|python_tag|> "{}"', llama31_vocab)
+    matcher = grammar.matcher()
+    for t in llama31_tokenizer.encode("call", add_special_tokens=False):
+        matcher.advance(t)
+    assert 128010 in matcher.allowed_token_ids()
+    matcher.advance(128010)
+    assert not matcher.is_token_allowed(128010)
+    for t in llama31_tokenizer.encode("{}", add_special_tokens=False):
+        matcher.advance(t)
+    assert matcher.is_complete()
+    spelled = grammar.matcher()
+    with pytest.raises(TokenRejectedError):
+        for t in llama31_tokenizer.encode("<|python_tag|>", add_special_tokens=False, split_special_tokens=True):
+            spelled.advance(t)
+    with pytest.raises(SchemaError, match=r"special token '<\|nope\|>', which this vocabulary does not have"):
+        compile_grammar('root ::= <|nope|>', llama31_vocab)
