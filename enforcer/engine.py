@@ -4,7 +4,9 @@ A grammar is a lazily built DFA over bytes whose states are derivative expressio
 :mod:`enforcer.grammar.expr`). Three tables grow as generation reaches new states and are never
 rebuilt:
 
-* ``_table[state, byte]`` -> next state (0 is the dead state), filled a whole row at a time;
+* ``_table[state, byte]`` -> next state (0 is the dead state, -1 not derived yet), filled one
+  byte class at a time, when a walk or a step first needs a byte of that class: most states are
+  only ever read at a few bytes (the children of one trie node), so most classes are never derived;
 * ``_accepting[state]`` -> EOS may come now;
 * ``_masks[key]`` -> the packed token mask of a state, keyed by the state's *clamped* form so that
   states differing only in large repetition counts share one mask (``ExprFactory.clamp``).
@@ -29,6 +31,7 @@ filled, beside EOS.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +44,7 @@ from .trie import TokenTrie
 from .vocab import Vocabulary
 
 DEAD = 0
+UNKNOWN = -1  # a transition not derived yet
 _LIVENESS_BUDGET = 200_000
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
 
@@ -81,14 +85,15 @@ class Grammar:
         self._lock = threading.RLock()
         self._exprs: list[Expr] = [factory.never]
         self._state_of: dict[Expr, int] = {factory.never: DEAD}
-        self._table = np.zeros((64, 256), dtype=np.int32)
-        self._ready = np.zeros(64, dtype=bool)
-        self._ready[DEAD] = True
+        self._table = np.full((64, 256), UNKNOWN, dtype=np.int32)
+        self._table[DEAD] = DEAD
+        self._bounds: list[tuple[int, ...] | None] = [None]  # per state: byte class boundaries
         self._accepting: list[bool] = [False]
         self._masks: dict[int, np.ndarray] = {}
         self._mask_key: dict[int, int] = {}
         self._live: dict[Expr, bool] = {}
         self._runs = {r.item: r for r in token_runs}
+        self._whole_bits: dict[tuple, np.ndarray] = {}
         self._clamp_bound = max(vocab.trie.max_depth, 1)
         token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
         known = vocab.trie.token_node[: vocab.size]
@@ -136,10 +141,10 @@ class Grammar:
             self._exprs.append(e)
             self._state_of[e] = sid
             self._accepting.append(self._factory.nullable(e))
+            self._bounds.append(None)
             if sid >= self._table.shape[0]:
                 grow = self._table.shape[0]
-                self._table = np.concatenate([self._table, np.zeros((grow, 256), dtype=np.int32)])
-                self._ready = np.concatenate([self._ready, np.zeros(grow, dtype=bool)])
+                self._table = np.concatenate([self._table, np.full((grow, 256), UNKNOWN, dtype=np.int32)])
         return sid
 
     def _is_live(self, e: Expr, entered: set | None = None) -> bool:
@@ -213,30 +218,30 @@ class Grammar:
             self._live[y] = False
         return False
 
-    def _expand(self, sid: int) -> None:
-        """Fill row ``sid`` of the transition table: one derivative per byte class."""
+    def _derive_class(self, sid: int, byte: int) -> int:
+        """Fill the table for the byte class of ``byte`` in state ``sid``: one derivative for
+        every byte the class holds (bytes between two cuts behave alike). Returns the state."""
         with self._lock:
-            if self._ready[sid]:
-                return
+            known = int(self._table[sid, byte])
+            if known != UNKNOWN:
+                return known
             f = self._factory
             e = self._exprs[sid]
-            row = np.zeros(256, dtype=np.int32)
-            bounds = (0, *f.cuts(e), 256)
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                d = f.derive(e, lo)
-                if d.kind != NEVER and self._is_live(d):
-                    row[lo:hi] = self._intern(d)
-            self._table[sid] = row
-            self._ready[sid] = True
+            bounds = self._bounds[sid]
+            if bounds is None:
+                bounds = self._bounds[sid] = (0, *f.cuts(e), 256)
+            k = bisect.bisect_right(bounds, byte) - 1
+            lo, hi = bounds[k], bounds[k + 1]
+            d = f.derive(e, lo)
+            nxt = self._intern(d) if d.kind != NEVER and self._is_live(d) else DEAD
+            self._table[sid, lo:hi] = nxt
+            return nxt
 
     def step(self, sid: int, data: bytes) -> int:
         """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
-        table, ready = self._table, self._ready
         for byte in data:
-            if not ready[sid]:
-                self._expand(sid)
-                table, ready = self._table, self._ready
-            sid = int(table[sid, byte])
+            nxt = int(self._table[sid, byte])
+            sid = self._derive_class(sid, byte) if nxt == UNKNOWN else nxt
             if sid == DEAD:
                 return DEAD
         return sid
@@ -286,7 +291,8 @@ class Grammar:
             if mask is None:
                 mask = self._runs_mask(key)
                 if mask is None:
-                    mask = self._pack(self._walk(key, self.vocab.trie), self._token_node)
+                    trie = self.vocab.trie
+                    mask = self._pack(trie, *self._walk(key, trie), self._token_node)
                 mask.setflags(write=False)
                 self._masks[key] = mask
             return mask
@@ -300,30 +306,42 @@ class Grammar:
         runs = self._runs.get(head.args[0]) if head.kind == REPEAT else None
         if runs is None:
             return None
-        hi = head.args[2]
-        whole = runs.counts >= 1
-        if hi is not None:
-            whole &= runs.counts <= hi
-        state_of_node = self._walk(sid, runs.residual)
-        bits = np.zeros(self.n_words * 32, dtype=bool)
-        bits[: self.vocab.size] = whole | (state_of_node[runs.residual_token_node] != DEAD)
-        return np.packbits(bits, bitorder="little").view(np.int32)
+        return self._pack(runs.residual, *self._walk(sid, runs.residual), runs.residual_token_node,
+                          base=self._whole_runs(runs, head.args[2]))
 
-    def _walk(self, sid: int, trie: TokenTrie) -> np.ndarray:
+    def _whole_runs(self, runs: TokenRuns, hi: int | None) -> np.ndarray:
+        """Tokens of 1..``hi`` whole copies of the run's item, as unpacked bits (kept per bound:
+        clamped bounds take few values)."""
+        key = (runs.item, hi)
+        bits = self._whole_bits.get(key)
+        if bits is None:
+            whole = runs.counts >= 1
+            if hi is not None:
+                whole &= runs.counts <= hi
+            bits = np.zeros(self.n_words * 32, dtype=bool)
+            bits[: self.vocab.size] = whole
+            self._whole_bits[key] = bits
+        return bits
+
+    def _walk(self, sid: int, trie: TokenTrie) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """The states reached at every node of ``trie`` from ``sid``: a breadth-first walk.
 
         While few nodes are alive, only their children are visited (cost ~ live nodes). Once a
         level has many live nodes (a free string: nearly the whole vocabulary), it switches to
         whole-level gathers, where dead parents simply map to the dead state: three numpy
         gathers per level and no bookkeeping.
+
+        Returns ``(state_of_node, alive)``: ``alive`` lists the live nodes when the walk stayed
+        sparse (so the mask can be built from them alone), ``None`` after a dense level.
         """
         level_order, child_start, child_count = trie.children_index
         node_byte, level_edges = trie.node_byte, trie.level_edges
         state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
         state_of_node[0] = sid
-        depth, node, sid = self._follow_literal(sid, state_of_node, trie)
+        depth, node, sid, path = self._follow_literal(sid, state_of_node, trie)
+        alive: list[np.ndarray] | None = [np.asarray(path, dtype=np.int64)]
         if node < 0:  # the trie has no token spelling the whole literal: only its prefixes
-            return state_of_node
+            return state_of_node, alive
         nodes = np.full(1, node, dtype=np.int64)
         states = np.full(1, sid, dtype=np.int32)
         dense = False
@@ -343,27 +361,41 @@ class Grammar:
                     if nodes.size == 0:
                         break
                     state_of_node[nodes] = states
+                    alive.append(nodes)
                     continue
-                dense = True
+                dense, alive = True, None
             level, parents_of_level, bytes_of_level = level_edges[depth]
             level_states = self._gather(state_of_node[parents_of_level], bytes_of_level)
             state_of_node[level] = level_states
             if not level_states.any():
                 break
-        return state_of_node
+        return state_of_node, alive
 
-    def _pack(self, state_of_node: np.ndarray, token_node: np.ndarray) -> np.ndarray:
-        """Packed mask of the tokens whose trie node was reached alive."""
-        bits = np.zeros(self.n_words * 32, dtype=bool)
-        bits[: self.vocab.size] = state_of_node[token_node] != DEAD
+    def _pack(self, trie: TokenTrie, state_of_node: np.ndarray, alive: list[np.ndarray] | None,
+              token_node: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """Packed mask of the tokens whose trie node was reached alive (plus ``base``, unpacked
+        bits). From the live nodes' own token lists when the walk kept them (a few hundred
+        nodes), else one gather over the whole vocabulary."""
+        bits = np.zeros(self.n_words * 32, dtype=bool) if base is None else base.copy()
+        if alive is None:
+            bits[: self.vocab.size] |= state_of_node[token_node] != DEAD
+        else:
+            nodes = np.concatenate(alive) if len(alive) > 1 else alive[0]
+            starts = trie.token_offsets[nodes]
+            counts = trie.token_offsets[nodes + 1] - starts
+            total = int(counts.sum())
+            if total:
+                bits[trie.token_ids[_concat_ranges(starts, counts, total)]] = True
         return np.packbits(bits, bitorder="little").view(np.int32)
 
-    def _follow_literal(self, sid: int, state_of_node: np.ndarray, trie: TokenTrie) -> tuple[int, int, int]:
+    def _follow_literal(self, sid: int, state_of_node: np.ndarray,
+                        trie: TokenTrie) -> tuple[int, int, int, list[int]]:
         """Forced text (a key name, ``":``, ``"}``) is walked along one trie path in Python.
 
-        Returns ``(depth, node, state)`` where the generic walk resumes: the trie node below
-        which tokens continue past the literal, and the state after it. Tokens on the path are
-        marked allowed in ``state_of_node``. ``node`` is -1 when no token covers the literal.
+        Returns ``(depth, node, state, path)`` where the generic walk resumes: the trie node
+        below which tokens continue past the literal, and the state after it; ``path`` holds the
+        nodes along the literal, whose tokens are allowed (they are also marked in
+        ``state_of_node``). ``node`` is -1 when no token covers the literal.
         """
         e = self._exprs[sid]
         if e.kind == BYTES:
@@ -371,24 +403,29 @@ class Grammar:
         elif e.kind == SEQ and e.args[0].kind == BYTES:
             literal, tail = e.args[0].args[0], e.args[1]
         else:
-            return 0, 0, sid
-        node = 0
+            return 0, 0, sid, []
+        node, path = 0, []
         for byte in literal:
             node = trie.child(node, byte)
             if node < 0:
-                return len(literal), -1, DEAD
+                return len(literal), -1, DEAD, path
             state_of_node[node] = sid  # any live marker: these nodes' tokens are allowed
+            path.append(node)
         if tail.kind == NEVER or not self._is_live(tail):
-            return len(literal), -1, DEAD
-        return len(literal), node, self._intern(tail)
+            return len(literal), -1, DEAD, path
+        return len(literal), node, self._intern(tail), path
 
     def _gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
-        """``T[parents, data]``, expanding the rows of states not yet expanded."""
-        ready = self._ready[parents]
-        if not ready.all():
-            for s in np.unique(parents[~ready]):
-                self._expand(int(s))
-        return self._table.ravel()[parents * 256 + data]
+        """``T[parents, data]``, deriving the transitions not derived yet."""
+        index = parents.astype(np.int64) * 256 + data
+        out = self._table.ravel()[index]
+        missing = out == UNKNOWN
+        if missing.any():
+            for cell in np.unique(index[missing]).tolist():
+                if self._table.ravel()[cell] == UNKNOWN:  # an earlier class fill may cover it
+                    self._derive_class(cell >> 8, cell & 255)
+            out = self._table.ravel()[index]
+        return out
 
     def fill_mask(self, sid: int, out: np.ndarray, *, terminated: bool = False) -> None:
         """Write the allowed set of state ``sid`` (EOS included when accepting) into ``out``."""
