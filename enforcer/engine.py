@@ -93,7 +93,7 @@ class Grammar:
         self._mask_key: dict[int, int] = {}
         self._live: dict[Expr, bool] = {}
         self._runs = {r.item: r for r in token_runs}
-        self._whole_bits: dict[tuple, np.ndarray] = {}
+        self._residual_masks: dict[int, np.ndarray] = {}
         self._clamp_bound = max(vocab.trie.max_depth, 1)
         token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
         known = vocab.trie.token_node[: vocab.size]
@@ -300,28 +300,38 @@ class Grammar:
     def _runs_mask(self, sid: int) -> np.ndarray | None:
         """The mask of ``x{lo,hi} tail`` when tokens made of whole copies of ``x`` are known
         (JSON string content): those tokens by their copy count, the rest by a walk of their own
-        (much smaller) trie. ``None`` when the state has another shape."""
+        (much smaller) trie. ``None`` when the state has another shape.
+
+        The two parts are kept apart: the whole-copy tokens depend only on ``hi``; the walk of
+        the other tokens is clamped by *their* longest token (82 bytes for Llama 3, against 128
+        for the vocabulary), so the states of a long string share it until its last characters.
+        """
         e = self._exprs[sid]
         head = e.args[0] if e.kind == SEQ else e
         runs = self._runs.get(head.args[0]) if head.kind == REPEAT else None
         if runs is None:
             return None
-        return self._pack(runs.residual, *self._walk(sid, runs.residual), runs.residual_token_node,
-                          base=self._whole_runs(runs, head.args[2]))
+        trie = runs.residual
+        key = self._intern(self._factory.clamp(e, max(trie.max_depth, 1)))
+        rest = self._residual_masks.get(key)
+        if rest is None:
+            rest = self._pack(trie, *self._walk(key, trie), runs.residual_token_node)
+            self._residual_masks[key] = rest
+        return self._whole_runs(runs, head.args[2]) | rest
 
     def _whole_runs(self, runs: TokenRuns, hi: int | None) -> np.ndarray:
-        """Tokens of 1..``hi`` whole copies of the run's item, as unpacked bits (kept per bound:
-        clamped bounds take few values)."""
-        key = (runs.item, hi)
-        bits = self._whole_bits.get(key)
-        if bits is None:
+        """Packed mask of the tokens of 1..``hi`` whole copies of the run's item; depends only
+        on the vocabulary's count table, so it is kept per vocabulary, for every grammar."""
+        cache = self.vocab.derived(f"whole-run-masks-{id(runs.counts)}", lambda _vocab: {})
+        mask = cache.get(hi)
+        if mask is None:
             whole = runs.counts >= 1
             if hi is not None:
                 whole &= runs.counts <= hi
             bits = np.zeros(self.n_words * 32, dtype=bool)
             bits[: self.vocab.size] = whole
-            self._whole_bits[key] = bits
-        return bits
+            mask = cache[hi] = np.packbits(bits, bitorder="little").view(np.int32)
+        return mask
 
     def _walk(self, sid: int, trie: TokenTrie) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """The states reached at every node of ``trie`` from ``sid``: a breadth-first walk.
@@ -372,11 +382,11 @@ class Grammar:
         return state_of_node, alive
 
     def _pack(self, trie: TokenTrie, state_of_node: np.ndarray, alive: list[np.ndarray] | None,
-              token_node: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
-        """Packed mask of the tokens whose trie node was reached alive (plus ``base``, unpacked
-        bits). From the live nodes' own token lists when the walk kept them (a few hundred
-        nodes), else one gather over the whole vocabulary."""
-        bits = np.zeros(self.n_words * 32, dtype=bool) if base is None else base.copy()
+              token_node: np.ndarray) -> np.ndarray:
+        """Packed mask of the tokens whose trie node was reached alive. From the live nodes' own
+        token lists when the walk kept them (a few hundred nodes), else one gather over the
+        whole vocabulary."""
+        bits = np.zeros(self.n_words * 32, dtype=bool)
         if alive is None:
             bits[: self.vocab.size] |= state_of_node[token_node] != DEAD
         else:

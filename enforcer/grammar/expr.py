@@ -49,7 +49,7 @@ class Expr:
         self._nullable: bool | None = None
         self._cuts: tuple[int, ...] | None = None
         self._derivs: dict[int, object] = {}
-        self._clamped: Expr | None = None
+        self._clamped: dict[int, Expr] | None = None  # by bound
         self.has_bool = has_bool
 
     def __hash__(self) -> int:
@@ -353,7 +353,9 @@ class ExprFactory:
         ``maxLength: 300`` string share one mask until the last few characters.
         """
         if e._clamped is not None:
-            return e._clamped
+            found = e._clamped.get(bound)
+            if found is not None:
+                return found
         k = e.kind
         if k == SEQ:
             result = self._seq2(self.clamp(e.args[0], bound), self.clamp(e.args[1], bound))
@@ -374,7 +376,9 @@ class ExprFactory:
                 result = self.repeat(inner, lo, hi)
         else:
             result = e
-        e._clamped = result
+        if e._clamped is None:
+            e._clamped = {}
+        e._clamped[bound] = result
         return result
 
     def describe(self, e: Expr, depth: int = 3) -> str:
