@@ -169,6 +169,20 @@ def _prompt_ids(tokenizer, schema: Any, prompt: str | None, system: str | None =
     return tokenizer((system + "\n\n" if system else "") + prompt, return_tensors="pt")
 
 
+def _generate(model, tokenizer, grammar, inputs, max_new_tokens: int) -> tuple[list[int], int | None]:
+    """Greedy constrained generation: the new tokens, and where the first EOS is (or ``None``)."""
+    from .integrations.transformers import GrammarLogitsProcessor
+
+    vocab = grammar.vocab
+    _progress(f"generating (at most {max_new_tokens} tokens) ...")
+    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
+                         max_new_tokens=max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
+                         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                         else min(vocab.eos_token_ids))
+    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
+    return tokens, next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
+
+
 def generate_grammar(args: argparse.Namespace) -> int:
     """Like :func:`generate`, for a GBNF grammar; prints the exact bytes the model produced."""
     from .vocab import Vocabulary
@@ -180,18 +194,10 @@ def generate_grammar(args: argparse.Namespace) -> int:
     vocab = Vocabulary.from_pretrained(tokenizer, model=model)
     grammar = _compile_grammar_file(args.grammar, vocab)
 
-    from .integrations.transformers import GrammarLogitsProcessor
-
     prompt = args.prompt or ("Write an example of text that follows this grammar (GBNF):\n"
                              + _load_grammar(args.grammar))
     inputs = _prompt_ids(tokenizer, None, prompt)
-    _progress(f"generating (at most {args.max_new_tokens} tokens) ...")
-    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
-                         max_new_tokens=args.max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
-                         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                         else min(vocab.eos_token_ids))
-    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
-    ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
+    tokens, ended = _generate(model, tokenizer, grammar, inputs, args.max_new_tokens)
     data = b"".join(vocab.token_bytes(t) or b"" for t in (tokens[:ended] if ended is not None else tokens))
     sys.stdout.write(data.decode("utf-8", errors="replace") + ("" if data.endswith(b"\n") else "\n"))
     if ended is None:
@@ -226,16 +232,8 @@ def generate(args: argparse.Namespace) -> int:
     vocab = Vocabulary.from_pretrained(tokenizer, model=model)
     grammar = compile_tools(tools, vocab, **_tool_options(args)) if args.tools else compile_json_schema(schema, vocab)
 
-    from .integrations.transformers import GrammarLogitsProcessor
-
     inputs = _prompt_ids(tokenizer, schema, prompt, system)
-    _progress(f"generating (at most {args.max_new_tokens} tokens) ...")
-    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)], do_sample=False,
-                         max_new_tokens=args.max_new_tokens, eos_token_id=sorted(vocab.eos_token_ids),
-                         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                         else min(vocab.eos_token_ids))
-    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
-    ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
+    tokens, ended = _generate(model, tokenizer, grammar, inputs, args.max_new_tokens)
     text = tokenizer.decode(tokens[:ended] if ended is not None else tokens)
     print(text)
     if ended is None:
