@@ -33,9 +33,10 @@ from .vocabulary import vocabulary_for
 
 logger = logging.getLogger("enforcer.integrations.vllm")
 
-#: What the backend did in this process: ``compiled`` grammars requested by vLLM (cache hits
-#: included), ``backends`` created. Tests read it to prove enforcer served a request.
-STATS = {"compiled": 0, "backends": 0}
+#: What the backend did in this process: ``backends`` created, ``compiled`` grammars requested
+#: by vLLM (cache hits included), ``validated`` speculative draft tokens checked and
+#: ``rolled_back`` tokens undone. Tests read it to prove enforcer served a request.
+STATS = {"backends": 0, "compiled": 0, "validated": 0, "rolled_back": 0}
 
 _REGEX_SYNTAX = frozenset("^$\\.*+?()[]{}|/")
 
@@ -85,6 +86,7 @@ class EnforcerGrammar(StructuredOutputGrammar):
 
     def validate_tokens(self, tokens: list[int]) -> list[int]:
         """The longest prefix of ``tokens`` (draft tokens) the grammar accepts, without moving."""
+        STATS["validated"] += len(tokens)
         probe = self.matcher.fork()
         accepted: list[int] = []
         for token in tokens:
@@ -97,6 +99,7 @@ class EnforcerGrammar(StructuredOutputGrammar):
     def rollback(self, num_tokens: int) -> None:
         self.matcher.rollback(num_tokens)
         self.num_processed_tokens -= num_tokens
+        STATS["rolled_back"] += num_tokens
 
     def fill_bitmask(self, bitmask: torch.Tensor, idx: int) -> None:
         self.matcher.fill_next_token_bitmask(bitmask, idx)
@@ -159,4 +162,15 @@ def install() -> bool:
     grammar_init._enforcer = True  # type: ignore[attr-defined]
     grammar_init.__wrapped__ = original  # type: ignore[attr-defined]
     StructuredOutputManager.grammar_init = grammar_init  # type: ignore[method-assign]
+    return True
+
+
+def uninstall() -> bool:
+    """Undo :func:`install` (tests; a process that wants vLLM's own backend back)."""
+    from vllm.v1.structured_output import StructuredOutputManager
+
+    current = StructuredOutputManager.grammar_init
+    if not getattr(current, "_enforcer", False):
+        return False
+    StructuredOutputManager.grammar_init = current.__wrapped__  # type: ignore[attr-defined]
     return True
