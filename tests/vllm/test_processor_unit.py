@@ -176,3 +176,25 @@ def test_v2_refuses_speculative_decoding_per_request(vllm_config):
     assert proc.add_request(0, _params()) is False
     with pytest.raises(ValueError, match="speculative decoding"):
         proc.add_request(1, _params(regex="a"))
+
+
+# -- the OpenAI server ----------------------------------------------------------------------------
+
+def test_openai_vllm_xargs_become_the_constraint():
+    import json
+
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+    from enforcer.integrations.vllm import parse_constraint
+
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    # vllm_xargs values are strings, numbers or lists of them: the schema travels as JSON text.
+    request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                    vllm_xargs={"json_schema": json.dumps(schema), "whitespace": "flexible"})
+    params = request.to_sampling_params(max_tokens=10, default_sampling_params={})
+    assert parse_constraint(params.extra_args) == parse_constraint({"json_schema": schema, "whitespace": "flexible"})
+    EnforcerLogitsProcessor.validate_params(params)
+    bad = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                vllm_xargs={"json_schema": '{"type": 3}'})
+    with pytest.raises(ValueError, match="json_schema does not compile"):
+        EnforcerLogitsProcessor.validate_params(bad.to_sampling_params(max_tokens=10, default_sampling_params={}))

@@ -1,0 +1,132 @@
+"""Tokens per second of a vLLM engine (CPU) for a batch of requests: free, constrained by
+enforcer (logits processor, and the opt-in backend) and by vLLM's built-in xgrammar and
+guidance backends, in one run.
+
+Run: ``make bench-vllm`` or ``.venv-vllm/bin/python benchmarks/bench_vllm.py [--batch 16]``.
+Prints a table, exits 0.
+
+The model is the tiny random-weight Llama around the Llama 3 tokenizer (``tests/tiny_llama3.py``):
+its forward pass costs almost nothing, so the figures are an upper bound on what constraining
+costs relative to the model (a real model's step is 10-1000x longer and hides most of it). Each
+row runs one warm-up batch first (grammar compiled, vocabulary built, masks of the states it
+reaches cached: the steady state of a server) and then ``--repeats`` timed batches; the table
+shows the best. ``tokens/s`` is generated tokens over the wall time of ``LLM.generate``; the
+ratio is free tokens/s over the row's tokens/s. Random weights write different JSON under
+different backends, so the rows do not generate the same number of tokens (all are shown).
+
+Engines, one per backend setting (a vLLM engine uses one structured-output backend for its
+life): vLLM's default (free, enforcer processor, xgrammar), ``backend="guidance"``, and one with
+the enforcer backend installed (``ENFORCER_VLLM_BACKEND=1``'s patch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `tests.tiny_llama3` when run as a script
+    sys.path.insert(0, str(ROOT))
+
+
+def _time_batch(llm: Any, prompts: list[str], params: list[Any], repeats: int) -> tuple[float, int]:
+    """Best tokens/s over ``repeats`` timed batches after one warm-up; and the tokens per batch."""
+    llm.generate(prompts, params, use_tqdm=False)
+    best, tokens = 0.0, 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        outputs = llm.generate(prompts, params, use_tqdm=False)
+        elapsed = time.perf_counter() - start
+        n = sum(len(o.outputs[0].token_ids) for o in outputs)
+        if n / elapsed > best:
+            best, tokens = n / elapsed, n
+    return best, tokens
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--schema", default=str(ROOT / "schemas" / "person.schema.json"))
+    args = parser.parse_args()
+
+    import vllm
+    from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    from enforcer.integrations.vllm import EnforcerLogitsProcessor, backend
+    from tests.tiny_llama3 import save_tiny_llama3
+
+    schema = json.loads(Path(args.schema).read_text())
+    prompts = [f"Record {i}:" for i in range(args.batch)]
+
+    def params(**kw: Any) -> list[Any]:
+        return [SamplingParams(max_tokens=args.max_tokens, temperature=1.0, seed=i, **kw) for i in range(args.batch)]
+
+    folder = save_tiny_llama3(tempfile.mkdtemp(prefix="bench-vllm-"))
+
+    def engine(**kw: Any) -> Any:
+        return LLM(model=str(folder), max_model_len=512, seed=0, max_num_seqs=args.batch, **kw)
+
+    rows: list[tuple[str, float | None, int]] = []
+
+    def run(name: str, make: Callable[[], tuple[Any, list[Any]]]) -> None:
+        llm, batch_params = make()
+        rate, tokens = _time_batch(llm, prompts, batch_params, args.repeats)
+        rows.append((name, rate, tokens))
+
+    default = engine(logits_processors=[EnforcerLogitsProcessor])
+    run("free", lambda: (default, params()))
+    run("enforcer processor", lambda: (default, params(extra_args={"json_schema": schema})))
+    have = {name: importlib.util.find_spec(module) is not None
+            for name, module in (("xgrammar", "xgrammar"), ("guidance", "llguidance"))}
+    if have["xgrammar"]:
+        run("vLLM xgrammar", lambda: (default, params(structured_outputs=StructuredOutputsParams(json=schema))))
+    else:
+        rows.append(("vLLM xgrammar", None, 0))
+    del default
+    gc.collect()
+
+    if have["guidance"]:
+        guidance = engine(structured_outputs_config={"backend": "guidance"})
+        run("vLLM guidance", lambda: (guidance, params(structured_outputs=StructuredOutputsParams(json=schema))))
+        del guidance
+        gc.collect()
+    else:
+        rows.append(("vLLM guidance", None, 0))
+
+    backend.install()
+    try:
+        ours = engine()
+        run("enforcer backend", lambda: (ours, params(structured_outputs=StructuredOutputsParams(json=schema))))
+        assert backend.STATS["compiled"] > 0, "the enforcer backend did not serve the requests"
+    finally:
+        backend.uninstall()
+
+    free = rows[0][1]
+    print(f"\nvLLM {vllm.__version__} (CPU), tiny Llama 3 (random weights), batch {args.batch}, "
+          f"max_tokens {args.max_tokens}, schema {Path(args.schema).name}, best of {args.repeats}")
+    print(f"{'configuration':<22}{'tokens/s':>10}{'tokens':>8}{'slowdown':>10}")
+    for name, rate, tokens in rows:
+        if rate is None:
+            print(f"{name:<22}{'unavailable (not installed)':>28}")
+        else:
+            print(f"{name:<22}{rate:>10.0f}{tokens:>8}{free / rate:>9.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
