@@ -6,7 +6,7 @@ reused by any other server) on their own. A request names at most one constraint
     {"json_schema": {...} or "<JSON text>", "whitespace": "flexible", ...}
     {"regex": "[0-9]{3}"}
     {"grammar": "<GBNF text>", "start": "root"}
-    {"tools": [...], "tool_choice": "auto" | "required" | {...}}
+    {"tools": [...], "tool_choice": "auto" | "required" | {...}, "tool_format": "llama3_json"}
 
 Keys other than these are left alone: ``extra_args`` is shared with every other logits processor.
 
@@ -27,12 +27,17 @@ from typing import Any, Callable, Mapping
 import enforcer
 from enforcer import Grammar, Vocabulary
 
-# constraint key -> the compile options it accepts (anything else with it is an error)
-_OPTIONS: dict[str, frozenset[str]] = {
-    "json_schema": frozenset({"whitespace", "property_order", "strict", "max_whitespace"}),
-    "regex": frozenset(),
-    "grammar": frozenset({"start"}),
-    "tools": frozenset({"tool_choice", "whitespace", "strict"}),
+_JSON_OPTIONS = ("whitespace", "property_order", "strict", "max_whitespace")
+# constraint key -> the compile options it accepts, as extra_args key -> keyword argument of the
+# compile function (anything else of these with it is an error). "tool_format" is the one
+# renamed: a bare "format" in a dict shared with other processors would say too little.
+_OPTIONS: dict[str, dict[str, str]] = {
+    "json_schema": {k: k for k in _JSON_OPTIONS},
+    "regex": {},
+    "grammar": {"start": "start"},
+    "tools": {"tool_choice": "tool_choice", "parallel_tool_calls": "parallel_tool_calls",
+              "tool_format": "format", "reasoning": "reasoning", "max_calls": "max_calls",
+              "max_text_length": "max_text_length", **{k: k for k in _JSON_OPTIONS}},
 }
 CONSTRAINT_KEYS: tuple[str, ...] = tuple(_OPTIONS)
 _ALL_OPTIONS = frozenset().union(*_OPTIONS.values())
@@ -56,15 +61,15 @@ class Constraint:
 
     def compile(self, vocab: Vocabulary) -> Grammar:
         """Compile for ``vocab``; raises enforcer's errors (``SchemaError`` and friends)."""
-        options = {k: json.loads(v) if isinstance(v, _Frozen) else v for k, v in self.options}
+        names = _OPTIONS[self.kind]
+        options = {names[k]: json.loads(v) if isinstance(v, _Frozen) else v for k, v in self.options}
         if self.kind == "json_schema":
             return enforcer.compile_json_schema(json.loads(self.text), vocab, **options)
         if self.kind == "regex":
             return enforcer.compile_regex(self.text, vocab)
         if self.kind == "grammar":
             return _late_api("compile_grammar")(self.text, vocab, **options)
-        tool_choice = options.pop("tool_choice", "auto")
-        return _late_api("compile_tools")(json.loads(self.text), vocab, tool_choice=tool_choice, **options)
+        return _late_api("compile_tools")(json.loads(self.text), vocab, **options)
 
 
 def _late_api(name: str) -> Callable[..., Grammar]:
@@ -98,7 +103,7 @@ def parse_constraint(extra_args: Mapping[str, Any] | None) -> Constraint | None:
     if stray:
         raise ConstraintError(f"option(s) {stray} do not apply to {kind!r} "
                               f"(it takes {sorted(_OPTIONS[kind]) or 'no options'})")
-    options = tuple(sorted((k, _hashable(extra_args[k])) for k in _OPTIONS[kind] if k in extra_args))
+    options = tuple(sorted((k, _hashable(_option(k, extra_args[k]))) for k in _OPTIONS[kind] if k in extra_args))
     value = extra_args[kind]
     if kind == "json_schema":
         text = _canonical_json(value, kind, (dict, bool))
@@ -109,6 +114,17 @@ def parse_constraint(extra_args: Mapping[str, Any] | None) -> Constraint | None:
     else:
         raise ConstraintError(f"{kind!r} must be a string, got {type(value).__name__}")
     return Constraint(kind, text, options)
+
+
+def _option(key: str, value: Any) -> Any:
+    """A ``tool_choice`` object may come as JSON text: ``vllm_xargs`` over HTTP carries only
+    strings, numbers and lists of them."""
+    if key == "tool_choice" and isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ConstraintError(f"'tool_choice' is not valid JSON text: {e}") from None
+    return value
 
 
 def _canonical_json(value: Any, kind: str, types: tuple[type, ...]) -> str:

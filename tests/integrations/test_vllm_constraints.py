@@ -44,6 +44,7 @@ def test_options_are_part_of_the_key():
     ({"grammar": 3}, "'grammar' must be a string"),
     ({"regex": "a", "strict": False}, "do not apply to 'regex'"),
     ({"json_schema": SCHEMA, "start": "root"}, "do not apply to 'json_schema'"),
+    ({"regex": "a", "tool_format": "hermes"}, "do not apply to 'regex'"),
 ])
 def test_malformed_requests_are_rejected_with_the_reason(extra_args, message):
     with pytest.raises(ConstraintError, match=message):
@@ -82,3 +83,19 @@ def test_grammar_cache_compiles_once_and_evicts_least_recently_used(llama3_vocab
     assert cache.compiled == 3
     cache.get(b)
     assert cache.compiled == 4
+
+
+def test_tool_options_reach_compile_tools(monkeypatch, llama3_vocab):
+    seen = {}
+
+    def fake_compile_tools(tools, vocab, **options):
+        seen.update(options, tools=tools)
+        return enforcer.compile_regex("a", vocab)
+
+    monkeypatch.setattr(enforcer, "compile_tools", fake_compile_tools, raising=False)
+    choice = {"type": "function", "function": {"name": "f"}}
+    constraint = parse_constraint({"tools": [{"type": "function", "function": {"name": "f"}}],
+                                   "tool_choice": choice, "tool_format": "hermes", "parallel_tool_calls": True})
+    constraint.compile(llama3_vocab)
+    assert seen == {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": choice,
+                    "format": "hermes", "parallel_tool_calls": True}

@@ -122,6 +122,24 @@ def test_more_requests_than_fit_at_once_reuse_batch_rows(llm, monkeypatch):
     assert seen["added"] == 40 and seen["moved"] > 0, seen
 
 
+def test_tool_calls(llm):
+    from pathlib import Path
+
+    from enforcer import parse_tool_calls
+
+    tools = json.loads((Path(__file__).parents[2] / "examples" / "tools.json").read_text())
+    forced = {"type": "function", "function": {"name": "web_search"}}
+    params = [SamplingParams(max_tokens=200, temperature=1.0, seed=i,
+                             extra_args={"tools": tools, "tool_choice": choice, "tool_format": "llama3_json"})
+              for i, choice in enumerate(["required", "required", json.dumps(forced)])]
+    outputs = llm.generate(PROMPTS[:3], params, use_tqdm=False)
+    for output in outputs:
+        assert output.outputs[0].finish_reason == "stop"
+        calls = parse_tool_calls(output.outputs[0].text, tools, format="llama3_json")  # validates arguments
+        assert len(calls) == 1
+    assert calls[0]["name"] == "web_search"
+
+
 @pytest.mark.parametrize("extra_args, message", [
     ({"json_schema": COLOR, "regex": "a"}, "2 constraints"),
     ({"json_schema": {"type": "nope"}}, "json_schema does not compile"),
