@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -129,17 +132,16 @@ def test_regex_json_object_and_free_requests_together(llm):
     assert _served_by_enforcer(llm)
 
 
-def test_speculative_decoding_checks_drafts_with_enforcer(installed, tiny_model_dir):
-    # n-gram drafts from the prompt: the grammar validates each draft before it is scored.
-    llm = make_llm(tiny_model_dir, max_num_seqs=4,
-                   speculative_config={"method": "ngram", "num_speculative_tokens": 3,
-                                       "prompt_lookup_max": 3, "prompt_lookup_min": 1})
-    schema = {"type": "array", "items": {"enum": ["ab", "cd"]}, "minItems": 6, "maxItems": 8}
-    validated = STATS["validated"]
-    params = SamplingParams(max_tokens=80, temperature=0.0, structured_outputs=StructuredOutputsParams(json=schema))
-    outputs = llm.generate(['["ab","ab","ab","ab"', '["cd","ab","cd"', "x"], params, use_tqdm=False)
-    assert _served_by_enforcer(llm)
-    assert STATS["validated"] > validated
-    for output in outputs:
-        assert output.outputs[0].finish_reason == "stop"
-        jsonschema.validate(json.loads(output.outputs[0].text), schema)
+def test_speculative_decoding_checks_drafts_with_enforcer(tiny_model_dir):
+    # n-gram drafts from the prompt: the grammar validates each draft before it is scored. In a
+    # process of its own: see tests/vllm/speculative_run.py for the vLLM bug that makes it so.
+    root = Path(__file__).parents[2]
+    run = subprocess.run([sys.executable, "-m", "tests.vllm.speculative_run", tiny_model_dir], cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["served_by_enforcer"]
+    assert result["stats"]["compiled"] == 3 and result["stats"]["validated"] > 0
+    for text, finish_reason in result["outputs"]:
+        assert finish_reason == "stop"
+        jsonschema.validate(json.loads(text), result["schema"])
