@@ -73,8 +73,9 @@ class Constraint:
 
 
 def _late_api(name: str) -> Callable[..., Grammar]:
-    """``enforcer.compile_grammar`` and ``enforcer.compile_tools`` are being added in parallel
-    work: look them up when a request needs them, and say clearly when this install lacks one."""
+    """``enforcer.compile_grammar`` (GBNF) and ``enforcer.compile_tools`` are younger than this
+    adapter's other constraints: look them up when a request needs one, so the adapter imports
+    and serves everything else with an enforcer that lacks them, and say so clearly."""
     function = getattr(enforcer, name, None)
     if function is None:
         raise ConstraintError(f"this version of enforcer ({enforcer.__version__}) has no "

@@ -34,7 +34,7 @@ from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace
 from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
 from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
 
-from .constraints import ConstraintError, GrammarCache, parse_constraint, validate_constraint
+from .constraints import Constraint, ConstraintError, GrammarCache, parse_constraint, validate_constraint
 from .vocabulary import vocabulary_for
 
 try:  # Model Runner V2 (vLLM >= 0.3x); absent in older releases
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from vllm.config import VllmConfig
 
 logger = logging.getLogger("enforcer.integrations.vllm")
+
+
+_NOTHING = Constraint("regex", "")  # matches only the empty output: EOS is the only token allowed
 
 
 class _Masker:
@@ -66,9 +69,21 @@ class _Masker:
         return self._grammars
 
     def matcher_for(self, params: SamplingParams) -> Matcher | None:
-        """A fresh matcher for the request's constraint, or ``None`` for a free request."""
+        """A fresh matcher for the request's constraint, or ``None`` for a free request.
+
+        ``validate_params`` has compiled the constraint against a byte vocabulary already; should
+        it still fail against the model's (an exception here would stop the whole engine), the
+        request fails closed: it may only end (EOS at once, empty output) and the error is logged.
+        """
         constraint = parse_constraint(params.extra_args)
-        return None if constraint is None else self.grammars.get(constraint).matcher()
+        if constraint is None:
+            return None
+        try:
+            return self.grammars.get(constraint).matcher()
+        except Exception:  # noqa: BLE001 - any compile error must not take the engine down
+            logger.exception("enforcer: the %s constraint does not compile for this model; "
+                             "the request will end with empty output", constraint.kind)
+            return self.grammars.get(_NOTHING).matcher()
 
     def mask(self, logits: torch.Tensor, rows: list[int], matchers: list[Matcher]) -> torch.Tensor:
         """Mask ``logits[rows[k]]`` with ``matchers[k]``'s allowed tokens, in place."""

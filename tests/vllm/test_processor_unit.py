@@ -99,6 +99,25 @@ def test_v1_preempted_request_is_replayed_and_identical_constraints_share_a_gram
     assert proc._impl.masker.grammars.compiled == 1
 
 
+def test_v1_a_constraint_that_fails_in_the_engine_fails_closed(vllm_config, monkeypatch, caplog):
+    from enforcer.integrations.vllm.constraints import Constraint
+
+    compile_ = Constraint.compile
+
+    def broken(self, vocab):
+        if self.text == "boom":
+            raise RuntimeError("does not fit this vocabulary")
+        return compile_(self, vocab)
+
+    monkeypatch.setattr(Constraint, "compile", broken)
+    proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
+    proc.update_state(BatchUpdate(batch_size=1, removed=[], moved=[], added=[(0, _params(regex="boom"), [1], [])]))
+    logits = torch.zeros(1, HEAD_ROWS)
+    proc.apply(logits)  # no exception: the engine keeps serving the other requests
+    assert _allowed(logits[0]) == set(LLAMA3_EOS)
+    assert "does not compile for this model" in caplog.text
+
+
 def test_v1_async_placeholder_is_a_clear_error(vllm_config):
     proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
     proc.update_state(BatchUpdate(batch_size=1, removed=[], moved=[], added=[(0, _params(regex="a+"), [1], [-1])]))
