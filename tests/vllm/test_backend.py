@@ -132,6 +132,20 @@ def test_regex_json_object_and_free_requests_together(llm):
     assert _served_by_enforcer(llm)
 
 
+def test_choice_and_grammar_requests(llm):
+    compiled = STATS["compiled"]
+    choices = ["yes", "no (maybe)", 'say "hi"']
+    params = [SamplingParams(max_tokens=20, temperature=1.0, seed=i,
+                             structured_outputs=StructuredOutputsParams(choice=choices)) for i in range(3)]
+    params.append(SamplingParams(max_tokens=30, temperature=1.0, seed=9, structured_outputs=StructuredOutputsParams(
+        grammar='root ::= "v" [0-9] "." [0-9]{1,2}')))
+    outputs = llm.generate(["a", "b", "c", "d"], params, use_tqdm=False)
+    assert STATS["compiled"] == compiled + 4  # vLLM hands choice over as a grammar: still ours
+    for output in outputs[:3]:
+        assert output.outputs[0].text in choices and output.outputs[0].finish_reason == "stop"
+    assert re.fullmatch(r"v[0-9]\.[0-9]{1,2}", outputs[3].outputs[0].text)
+
+
 def test_speculative_decoding_checks_drafts_with_enforcer(tiny_model_dir):
     # n-gram drafts from the prompt: the grammar validates each draft before it is scored. In a
     # process of its own: see tests/vllm/speculative_run.py for the vLLM bug that makes it so.

@@ -122,6 +122,14 @@ def test_more_requests_than_fit_at_once_reuse_batch_rows(llm, monkeypatch):
     assert seen["added"] == 40 and seen["moved"] > 0, seen
 
 
+def test_gbnf_grammar_request(llm):
+    grammar = 'root ::= "(" expr ")"\nexpr ::= num (("+" | "*") num){0,3}\nnum ::= [1-9] [0-9]?'
+    params = [SamplingParams(max_tokens=40, temperature=1.0, seed=i, extra_args={"grammar": grammar}) for i in range(4)]
+    for output in llm.generate(PROMPTS, params, use_tqdm=False):
+        assert re.fullmatch(r"\([1-9][0-9]?([+*][1-9][0-9]?){0,3}\)", output.outputs[0].text), output.outputs[0].text
+        assert output.outputs[0].finish_reason == "stop"
+
+
 def test_tool_calls(llm):
     from pathlib import Path
 
@@ -148,6 +156,7 @@ def test_tool_calls(llm):
     ({"regex": ["a"]}, "'regex' must be a string"),
     ({"regex": "(a"}, "regex does not compile"),
     ({"regex": "a", "whitespace": "flexible"}, "do not apply to 'regex'"),
+    ({"grammar": "root ::= undefined_rule"}, "grammar does not compile"),
     ({"json_schema": {"not": {}}}, "'not'"),  # valid but not enforceable: names the keyword
 ])
 def test_validate_params_rejects_bad_requests(llm, extra_args, message):
