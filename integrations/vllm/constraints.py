@@ -22,7 +22,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import enforcer
 from enforcer import Grammar, Vocabulary
@@ -68,19 +68,8 @@ class Constraint:
         if self.kind == "regex":
             return enforcer.compile_regex(self.text, vocab)
         if self.kind == "grammar":
-            return _late_api("compile_grammar")(self.text, vocab, **options)
-        return _late_api("compile_tools")(json.loads(self.text), vocab, **options)
-
-
-def _late_api(name: str) -> Callable[..., Grammar]:
-    """``enforcer.compile_grammar`` (GBNF) and ``enforcer.compile_tools`` are younger than this
-    adapter's other constraints: look them up when a request needs one, so the adapter imports
-    and serves everything else with an enforcer that lacks them, and say so clearly."""
-    function = getattr(enforcer, name, None)
-    if function is None:
-        raise ConstraintError(f"this version of enforcer ({enforcer.__version__}) has no "
-                              f"enforcer.{name}; upgrade enforcer to use this constraint")
-    return function
+            return enforcer.compile_grammar(self.text, vocab, **options)
+        return enforcer.compile_tools(json.loads(self.text), vocab, **options)
 
 
 def parse_constraint(extra_args: Mapping[str, Any] | None) -> Constraint | None:
