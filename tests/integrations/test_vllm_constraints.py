@@ -62,14 +62,6 @@ def test_validation_compiles_without_the_model_vocabulary():
     assert isinstance(ConstraintError("x"), ValueError)  # vLLM turns ValueError into HTTP 400
 
 
-@pytest.mark.parametrize("kind, name", [("grammar", "compile_grammar"), ("tools", "compile_tools")])
-def test_constraints_from_newer_enforcer_releases_say_what_is_missing(monkeypatch, kind, name):
-    monkeypatch.delattr(enforcer, name, raising=False)
-    value = 'root ::= "a"' if kind == "grammar" else []
-    with pytest.raises(ConstraintError, match=f"no enforcer.{name}"):
-        validate_constraint({kind: value})
-
-
 def test_grammar_cache_compiles_once_and_evicts_least_recently_used(llama3_vocab):
     cache = GrammarCache(llama3_vocab, max_entries=2)
     a, b, c = (Constraint("regex", p) for p in ("a+", "b+", "c+"))
