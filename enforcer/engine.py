@@ -47,6 +47,7 @@ DEAD = 0
 UNKNOWN = -1  # a transition not derived yet
 _LIVENESS_BUDGET = 200_000
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
+_TINY_LIMIT = 24  # ... and below which it visits them in plain Python
 
 
 @dataclass(frozen=True)
@@ -362,24 +363,48 @@ class Grammar:
                 total = int(counts.sum())
                 if total == 0:
                     break
-                if total <= _SPARSE_LIMIT or node != 0:  # below a literal, level arrays don't fit
+                if total <= _TINY_LIMIT:  # a handful of children: plain Python beats numpy calls
+                    nodes, states = self._tiny_step(nodes, states, trie)
+                elif total <= _SPARSE_LIMIT or node != 0:  # below a literal, level arrays don't fit
                     children = level_order[_concat_ranges(child_start[nodes], counts, total)]
                     parents = np.repeat(states, counts)
                     child_states = self._gather(parents, node_byte[children])
                     keep = child_states != DEAD
                     nodes, states = children[keep], child_states[keep]
+                else:
+                    dense, alive = True, None
+                if not dense:
                     if nodes.size == 0:
                         break
                     state_of_node[nodes] = states
                     alive.append(nodes)
                     continue
-                dense, alive = True, None
             level, parents_of_level, bytes_of_level = level_edges[depth]
             level_states = self._gather(state_of_node[parents_of_level], bytes_of_level)
             state_of_node[level] = level_states
             if not level_states.any():
                 break
         return state_of_node, alive
+
+    def _tiny_step(self, nodes: np.ndarray, states: np.ndarray, trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+        """One sparse level for a frontier of a few children (a run of spaces, the digits of a
+        number): the live children and their states, read one by one."""
+        level_order, child_start, child_count = trie.children_index
+        node_byte, table = trie.node_byte, self._table
+        kids: list[int] = []
+        kid_states: list[int] = []
+        for n, state in zip(nodes.tolist(), states.tolist()):
+            start = int(child_start[n])
+            for child in level_order[start: start + int(child_count[n])].tolist():
+                byte = int(node_byte[child])
+                nxt = int(table[state, byte])
+                if nxt == UNKNOWN:
+                    nxt = self._derive_class(state, byte)
+                    table = self._table  # deriving may have grown the table
+                if nxt != DEAD:
+                    kids.append(child)
+                    kid_states.append(nxt)
+        return np.array(kids, dtype=np.int64), np.array(kid_states, dtype=np.int32)
 
     def _pack(self, trie: TokenTrie, state_of_node: np.ndarray, alive: list[np.ndarray] | None,
               token_node: np.ndarray) -> np.ndarray:
