@@ -13,6 +13,8 @@ from enforcer import (Reasoning, SchemaError, TokenRejectedError, compile_json_s
                       parse_tool_calls)
 from enforcer.tools import FORMATS
 
+from ..schema.test_json_schema import accepted as accepts
+
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather in a city",
     "parameters": {"type": "object", "properties": {
@@ -135,16 +137,6 @@ def test_required_and_named_calls_come_first(llama31_tokenizer, llama31_vocab):
         matcher.advance(t)
     with pytest.raises(TokenRejectedError):
         matcher.advance(llama31_tokenizer.encode("get", add_special_tokens=False)[0])
-
-
-def accepts(grammar, tokenizer, text: str) -> bool:
-    matcher = grammar.matcher()
-    try:
-        for t in tokenizer.encode(text, add_special_tokens=False):
-            matcher.advance(t)
-    except TokenRejectedError:
-        return False
-    return matcher.is_complete()
 
 
 def test_parallel_calls_only_when_asked(llama31_tokenizer, llama31_vocab):
