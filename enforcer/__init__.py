@@ -2,8 +2,8 @@
 
 from .compile import compile_grammar, compile_ir, compile_json_schema, compile_regex
 from .engine import Grammar, Matcher
-from .errors import (EnforcerError, GrammarSyntaxError, SchemaError, TokenRejectedError, ToolCallError, UnsupportedSchemaError,
-                     VocabularyError)
+from .errors import (EnforcerError, GrammarSyntaxError, LimitExceededError, OptionError, SchemaError, TokenRejectedError,
+                     ToolCallError, UnsupportedSchemaError, VocabularyError)
 from .grammar.text import Reasoning
 from .tools import ToolFormat, compile_tools, parse_tool_calls
 from .trie import TokenTrie
@@ -12,7 +12,7 @@ from .vocab import Vocabulary
 __all__ = [
     "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_grammar", "compile_ir", "compile_json_schema", "compile_regex",
     "compile_tools", "parse_tool_calls",
-    "EnforcerError", "GrammarSyntaxError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
+    "EnforcerError", "GrammarSyntaxError", "LimitExceededError", "OptionError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",
 ]
 __version__ = "0.1.0"

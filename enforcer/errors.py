@@ -55,3 +55,23 @@ class TokenRejectedError(EnforcerError, ValueError):
 class ToolCallError(EnforcerError, ValueError):
     """A model's output holds no well-formed tool call where one was expected, names an unknown
     tool, or gives arguments its tool's ``parameters`` schema rejects."""
+
+
+class OptionError(EnforcerError, ValueError):
+    """An option passed to a compile function, a processor or the command line is not one it
+    accepts (an unknown ``whitespace`` mode, a negative ``max_calls``...)."""
+
+
+class LimitExceededError(EnforcerError):
+    """A constraint needs more than a budget of :class:`~enforcer.Limits` allows.
+
+    ``limit`` names the :class:`~enforcer.Limits` field (the option to raise), ``value`` is what
+    was needed (when known) and ``allowed`` the budget in force.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: object = None, allowed: object = None):
+        self.limit = limit
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{message} (limit {limit}={allowed!r}; raise it with "
+                         f"Limits({limit}=...) if the input is trusted)")
