@@ -100,6 +100,31 @@ class TokenTrie:
             object.__setattr__(self, "_level_edges", cached)
         return cached
 
+    def runs(self, mask: int, max_length: int) -> list[tuple[int, int]]:
+        """``(node, length)`` of every path from the root made only of bytes in the 256-bit
+        ``mask``, up to ``max_length`` bytes, root first (``(0, 0)``): the whitespace runs a
+        token can start with, say. Computed once per ``(mask, max_length)``."""
+        cache = self.__dict__.setdefault("_runs", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            found, frontier = [(ROOT, 0)], [ROOT]
+            members = [b for b in range(256) if (mask >> b) & 1]
+            for length in range(1, max_length + 1):
+                frontier = [c for n in frontier for b in members if (c := self.child(n, b)) >= 0]
+                if not frontier:
+                    break
+                found.extend((n, length) for n in frontier)
+            cache[(mask, max_length)] = found
+        return found
+
+    def runs_array(self, mask: int, max_length: int) -> np.ndarray:
+        """The nodes of :meth:`runs`, root first, as an array (kept)."""
+        cache = self.__dict__.setdefault("_runs_array", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            found = cache[(mask, max_length)] = np.asarray([n for n, _ in self.runs(mask, max_length)], dtype=np.int64)
+        return found
+
     def tokens_at(self, node: int) -> np.ndarray:
         return self.token_ids[self.token_offsets[node]:self.token_offsets[node + 1]]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..compile import json_grammar
+from ..compile import _compiler
 from ..engine import Grammar
 from ..grammar import ir
 from ..grammar.text import DEFAULT_TEXT_LENGTH, Reasoning, free_text, marker, markers, with_reasoning, wrap
@@ -32,7 +32,7 @@ from .spec import Tool, normalize_tools, resolve_tool_choice
 
 def compile_tools(tools: Any, vocab: Vocabulary, *, tool_choice: Any = "auto", parallel_tool_calls: bool = False,
                   format: str | ToolFormat = "json", reasoning: Any = None, max_calls: int | None = None,
-                  max_text_length: int = DEFAULT_TEXT_LENGTH, **json_options: Any) -> Grammar:
+                  max_text_length: int = DEFAULT_TEXT_LENGTH, compiler: Any = None, **json_options: Any) -> Grammar:
     """The output is a tool call (or text, or several calls) in ``format``.
 
     ``tools``: OpenAI tool objects, pydantic model classes or typed functions. ``tool_choice``:
@@ -53,12 +53,14 @@ def compile_tools(tools: Any, vocab: Vocabulary, *, tool_choice: Any = "auto", p
     limit = max_calls if parallel_tool_calls else 1
     payload = calls_schema(callable_tools, fmt, array=as_array, max_items=limit)
     max_ws = json_options.pop("max_whitespace", 8)
-    compiler = SchemaCompiler(payload, max_ws=max_ws, **json_options)
-    rules = compiler.compile()
+    front = SchemaCompiler(payload, max_ws=max_ws, **json_options)
+    rules = front.compile()
     calls = _calls(fmt, ir.Ref(rules.start), vocab, repeat=not as_array and parallel_tool_calls, max_calls=max_calls)
     body = _answer(mode, fmt, calls, vocab, max_text_length)
     rules = with_reasoning(wrap(rules, body), Reasoning.of(reasoning), vocab)
-    return json_grammar(rules, vocab, source=f"tools ({fmt.name}, {mode})", approximations=compiler.approximations)
+    grammar = _compiler(vocab, compiler).build(rules, source=f"tools ({fmt.name}, {mode})")
+    grammar.approximations = front.approximations
+    return grammar
 
 
 def call_schema(tool: Tool, fmt: ToolFormat, index: int) -> dict:
