@@ -52,6 +52,49 @@ def test_narrow_logits_are_a_clear_error():
         apply_token_bitmask_inplace(torch.zeros(1, 100), allocate_token_bitmask(1, 128), vocab_size=128)
 
 
+def test_numpy_bitmask_and_numpy_logits_as_in_the_readme_loop():
+    """The README's loop fills a numpy bitmask: masking takes it, for torch or numpy logits."""
+    bitmask = np.zeros((1, 2), dtype=np.int32)
+    bitmask[0, 0] = 0b1001
+    bitmask[0, 1] = 1  # token 32
+    logits = torch.zeros(1, 40)
+    assert apply_token_bitmask_inplace(logits, bitmask, vocab_size=40) is logits
+    assert torch.isfinite(logits[0]).nonzero().flatten().tolist() == [0, 3, 32]
+    as_numpy = np.zeros((1, 40), dtype=np.float32)
+    assert apply_token_bitmask_inplace(as_numpy, bitmask, vocab_size=40) is as_numpy
+    assert np.flatnonzero(np.isfinite(as_numpy[0])).tolist() == [0, 3, 32]
+    one_row = np.zeros(40, dtype=np.float32)  # a single row of logits, as a 1-d array
+    apply_token_bitmask_inplace(one_row, bitmask[0], vocab_size=40)
+    assert np.flatnonzero(np.isfinite(one_row)).tolist() == [0, 3, 32]
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.uint8, torch.float32, np.int64, np.bool_, np.uint32])
+def test_a_bitmask_of_another_dtype_is_refused(dtype):
+    """An int64 or bool bitmask has another layout: read as packed int32 it masks the wrong tokens."""
+    from enforcer import EnforcerError
+
+    if isinstance(dtype, torch.dtype):
+        bitmask = torch.ones((1, 64), dtype=dtype)
+    else:
+        bitmask = np.ones((1, 64), dtype=dtype)
+    with pytest.raises(EnforcerError, match="int32"):
+        apply_token_bitmask_inplace(torch.zeros(1, 64), bitmask, vocab_size=64)
+
+
+def test_shapes_that_do_not_fit_are_refused():
+    from enforcer import EnforcerError
+
+    with pytest.raises(EnforcerError, match="rows"):
+        apply_token_bitmask_inplace(torch.zeros(3, 64), allocate_token_bitmask(2, 64), vocab_size=64)
+    with pytest.raises(EnforcerError, match="2-d"):
+        apply_token_bitmask_inplace(torch.zeros(2, 3, 64), allocate_token_bitmask(2, 64), vocab_size=64)
+    with pytest.raises(EnforcerError, match="floating"):
+        apply_token_bitmask_inplace(torch.zeros(1, 64, dtype=torch.int64), allocate_token_bitmask(1, 64),
+                                    vocab_size=64)
+    with pytest.raises(EnforcerError, match="torch tensor or a numpy array"):
+        apply_token_bitmask_inplace([[0.0] * 64], allocate_token_bitmask(1, 64), vocab_size=64)
+
+
 # -- a tiny random Llama with the Llama 3 vocabulary, a padded head and three EOS ids ------------
 
 @pytest.fixture(scope="module")
