@@ -295,3 +295,55 @@ def test_smollm2_calls_the_tool_it_is_asked_for(smollm2):
                              pad_token_id=tokenizer.pad_token_id or 2)
         calls = parse_tool_calls(out[0, inputs["input_ids"].shape[1]:].tolist(), TOOLS, vocab=named.grammar.vocab)
         assert [c["name"] for c in calls] == [expected]
+
+
+# -- reuse and the failure policy ---------------------------------------------------------------------
+
+def test_one_processor_serves_two_generate_calls(tiny):
+    """A second generate call with the same processor starts a new generation: its prompt is not
+    read as output of the first (that ended in RecursionError)."""
+    model, tokenizer = tiny
+    processor = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    for text in ["JSON:", "Another, longer prompt for the second call, in JSON please:", "J:"]:
+        prompt = tokenizer(text, return_tensors="pt")
+        out = model.generate(**prompt, logits_processor=[processor], max_new_tokens=40, do_sample=False,
+                             pad_token_id=128004)
+        tokens = _generated(out, prompt["input_ids"].shape[1])[0]
+        text, _ = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), SMALL)
+
+
+def test_a_forbidden_token_fails_closed(tiny, caplog):
+    """A processor after ours forces a token the grammar forbids: that row may then only end
+    (EOS next), the failure is logged once, and generate does not raise."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    model, tokenizer = tiny
+    bad = tokenizer.convert_tokens_to_ids("hello")
+
+    class ForceOnce(LogitsProcessor):
+        calls = 0
+
+        def __call__(self, input_ids, scores):
+            ForceOnce.calls += 1
+            if ForceOnce.calls == 2:  # after "{" comes a forced "hello"
+                scores[:, bad] = 1e9
+            return scores
+
+    ours = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    prompt = tokenizer("JSON:", return_tensors="pt")
+    with caplog.at_level("ERROR", logger="enforcer"):
+        out = model.generate(**prompt, logits_processor=LogitsProcessorList([ours, ForceOnce()]), do_sample=False,
+                             max_new_tokens=20, pad_token_id=128004)
+    tokens = _generated(out, prompt["input_ids"].shape[1])[0]
+    assert tokens[1] == bad and tokens[2] in LLAMA3_EOS  # closed: only EOS after the bad token
+    assert caplog.text.count("fails closed") == 1
+
+
+def test_prefix_function_fails_closed_too(tiny):
+    model, tokenizer = tiny
+    fn = build_prefix_allowed_tokens_fn(tokenizer, SMALL, model=model)
+    prompt = [1, 2, 3]
+    assert max(fn(0, torch.tensor(prompt))) < 128_264
+    bad = tokenizer.convert_tokens_to_ids("hello")  # JSON cannot start with it
+    assert sorted(fn(0, torch.tensor(prompt + [bad]))) == LLAMA3_EOS
