@@ -28,7 +28,6 @@ batch, ``apply`` returns at once, and the vocabulary is only built for the first
 
 from __future__ import annotations
 
-import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +50,6 @@ except ImportError:  # pragma: no cover - depends on the vLLM version
 if TYPE_CHECKING:
     from vllm import SamplingParams
     from vllm.config import VllmConfig
-
-logger = logging.getLogger("enforcer.integrations.vllm")
 
 
 class _Masker:
