@@ -73,7 +73,17 @@ class Matcher:
         """Consume ``token_id``; raise :class:`TokenRejectedError` if the mask forbids it."""
         grammar = self.grammar
         vocab = grammar.vocab
-        token_id = int(token_id)
+        if type(token_id) is not int:
+            # __index__ takes numpy/torch integer scalars and refuses floats and strings, which
+            # int() would truncate or parse into a token nobody sampled; bools are not ids.
+            try:
+                is_bool = isinstance(token_id, (bool, np.bool_)) or str(getattr(token_id, "dtype", "")) == "torch.bool"
+                index = None if is_bool else token_id.__index__()
+            except (AttributeError, TypeError):
+                index = None
+            if index is None:
+                raise TokenRejectedError(f"a token id must be an integer, got {token_id!r}")
+            token_id = index
         if not 0 <= token_id < vocab.size:
             raise TokenRejectedError(f"token id {token_id} is outside the vocabulary (size {vocab.size})")
         state = self._states[-1]
