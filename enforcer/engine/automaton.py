@@ -110,6 +110,9 @@ class Automaton:
                     result = False
                     break
                 x = x.args[1]
+                if not x.has_bool or x.live is not None:  # the rest is known (or plain)
+                    result = x.live is not False
+                    break
             else:
                 result = self.is_live(x)
         elif kind == LEX:
@@ -316,20 +319,26 @@ class Automaton:
         """Sparse walk below ``starts`` (at any depths), all reading from state ``sid``;
         children by a byte in the 256-bit ``skip`` mask are left out at the first level.
         Returns the live nodes and their states, level by level."""
-        level_order, child_start, child_count = trie.children_index
-        node_byte = trie.node_byte
         nodes_out: list[np.ndarray] = []
         states_out: list[np.ndarray] = []
-        counts = child_count[starts]
-        total = int(counts.sum())
-        if total == 0:
+        children, kid_bytes = trie.children_of(starts)
+        if children.size == 0:
             return nodes_out, states_out
-        children = level_order[concat_ranges(child_start[starts], counts, total)]
         if skip:
-            children = children[~_in_mask(node_byte[children], skip)]
-        states = self.gather(np.full(children.size, sid, dtype=np.int32), node_byte[children])
+            keep = ~_in_mask(kid_bytes, skip)
+            children, kid_bytes = children[keep], kid_bytes[keep]
+        states = self.row_gather(sid, kid_bytes)  # one source state: one row of the table
         live = states != DEAD
-        nodes, states = children[live], states[live]
+        return self.walk_on(children[live], states[live], trie)
+
+    def walk_on(self, nodes: np.ndarray, states: np.ndarray,
+                trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Continue a sparse walk from live ``nodes`` in ``states``: they and every live node
+        below them, with their states, level by level."""
+        nodes_out: list[np.ndarray] = []
+        states_out: list[np.ndarray] = []
+        level_order, child_start, child_count = trie.children_index
+        node_byte = trie.node_byte
         while nodes.size:
             nodes_out.append(nodes)
             states_out.append(states)
@@ -345,6 +354,29 @@ class Automaton:
                 keep = child_states != DEAD
                 nodes, states = children[keep], child_states[keep]
         return nodes_out, states_out
+
+    def rows_gather(self, sids: list[int], data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]`` for several states at once (one row each), deriving what is missing."""
+        out = self.table[np.asarray(sids, dtype=np.int64)][:, data]
+        if (out == UNKNOWN).any():
+            for i, sid in enumerate(sids):
+                if (out[i] == UNKNOWN).any():
+                    out[i] = self.row_gather(sid, data)
+        return out
+
+    def row_gather(self, sid: int, data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]``: the next states of one state for many bytes, deriving the byte
+        classes not derived yet."""
+        out = self.table[sid][data]
+        missing = out == UNKNOWN
+        if missing.any():
+            bounds = self._class_bounds(sid)
+            classes = np.unique(np.searchsorted(bounds, np.unique(data[missing]), side="right") - 1)
+            for k in classes.tolist():
+                if self.table[sid, bounds[k]] == UNKNOWN:
+                    self._derive_class_index(sid, bounds, k)
+            out = self.table[sid][data]
+        return out
 
     def walk_below(self, starts: np.ndarray, sid: int, trie: TokenTrie) -> np.ndarray:
         """The live nodes strictly below the nodes ``starts`` (at any depths), reading their
@@ -449,7 +481,14 @@ def tokens_at(trie: TokenTrie, nodes: np.ndarray) -> np.ndarray:
 
 
 def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:
-    """Packed int32 words with the bits of ``ids`` set."""
+    """Packed int32 words with the bits of ``ids`` set (a few ids straight into the words;
+    many through a byte per token, which numpy packs faster)."""
+    if ids.size < 4096:
+        words = np.zeros(n_words, dtype=np.int32)
+        if ids.size:
+            ids = ids.astype(np.int64)
+            np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
+        return words
     bits = np.zeros(n_words * 32, dtype=bool)
     bits[ids] = True
     return np.packbits(bits, bitorder="little").view(np.int32)
