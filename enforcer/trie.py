@@ -138,6 +138,29 @@ class TokenTrie:
             cache[(mask, max_length)] = found
         return found
 
+    def run_children(self, mask: int, max_length: int) -> dict[int, np.ndarray]:
+        """The children of the :meth:`runs` nodes whose byte is not in ``mask``, by byte: where
+        a token leaves a leading whitespace run. Kept per ``(mask, max_length)``."""
+        cache = self.__dict__.setdefault("_run_children", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            by_byte: dict[int, list[int]] = {}
+            for node, _ in self.runs(mask, max_length):
+                for byte, child in self.children_map(node).items():
+                    if not (mask >> byte) & 1:
+                        by_byte.setdefault(byte, []).append(child)
+            found = cache[(mask, max_length)] = {b: np.asarray(c, dtype=np.int64) for b, c in by_byte.items()}
+        return found
+
+    def run_children_arrays(self, mask: int, max_length: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`run_children` as ``(bytes, child arrays)``, aligned."""
+        cache = self.__dict__.setdefault("_run_children_arrays", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            by_byte = self.run_children(mask, max_length)
+            found = cache[(mask, max_length)] = (np.asarray(list(by_byte), dtype=np.int64), list(by_byte.values()))
+        return found
+
     def runs_array(self, mask: int, max_length: int) -> np.ndarray:
         """The nodes of :meth:`runs`, root first, as an array (kept)."""
         cache = self.__dict__.setdefault("_runs_array", {})
@@ -149,9 +172,9 @@ class TokenTrie:
     def tokens_at(self, node: int) -> np.ndarray:
         return self.token_ids[self.token_offsets[node]:self.token_offsets[node + 1]]
 
-    def child(self, node: int, byte: int) -> int:
-        """The child of ``node`` along ``byte``, or -1. A node's children become a dict the
-        first time it is asked (hot nodes, the root or a quote, are asked thousands of times)."""
+    def children_map(self, node: int) -> dict[int, int]:
+        """``{byte: child}`` of ``node``, made the first time it is asked (hot nodes, the root
+        or a quote, are asked thousands of times)."""
         maps = self.__dict__.get("_child_maps")
         if maps is None:
             maps = self.__dict__["_child_maps"] = {}
@@ -161,7 +184,11 @@ class TokenTrie:
             start = int(child_start[node])
             kids = level_order[start:start + int(child_count[node])]
             found = maps[node] = dict(zip(self.node_byte[kids].tolist(), kids.tolist()))
-        return found.get(byte, -1)
+        return found
+
+    def child(self, node: int, byte: int) -> int:
+        """The child of ``node`` along ``byte``, or -1."""
+        return self.children_map(node).get(byte, -1)
 
     def find(self, data: bytes) -> int:
         """The node whose prefix is ``data``, or -1."""

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import SchemaError
 from ..vocab import Vocabulary
 from .automaton import DEAD, Automaton, tokens_at
-from .expr import ALT, AND, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
+from .expr import ALT, AND, BYTES, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
 from .lexemes import LexemeInfo, LexemeSpace
 
 if TYPE_CHECKING:
@@ -175,6 +175,9 @@ class Grammar:
                 if tail.kind == NEVER or not a.is_live(tail):
                     continue
                 self.stats["branch_groups"] += 1
+                if h.kind == BYTES or (h.kind == SEQ and h.args[0].kind == BYTES):
+                    crossing.extend(self._literal_head(h, tail))
+                    continue
                 info = space.info(h)
                 np.bitwise_or(words, info.inner, out=words)
                 if not (info.nullable or info.exit_nodes.size):
@@ -198,6 +201,21 @@ class Grammar:
             if ids.size:
                 np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
         return words
+
+    def _literal_head(self, h: Expr, tail: Expr) -> list[np.ndarray]:
+        """A lexeme that goes on with forced text (the rest of a key, ``":``): its tokens are
+        the prefixes of the text, found along one trie path (kept per text by the lexeme
+        space), and the tokens that spell all of it and go on into what follows, read from
+        the path's end. No walk, no lexeme state: a key's remainder is seen once."""
+        f = self._factory
+        text, rest = (h.args[0], f.empty) if h.kind == BYTES else (h.args[0].args[0], h.args[1])
+        ids, end = self._space.literal(text)
+        out = [ids]
+        if end is not None:
+            after = f.seq(f.lexeme(rest), tail) if rest.kind != EMPTY else tail
+            if after.kind != NEVER and self._automaton.is_live(after):
+                out.extend(self._cross_from(end, after, 0))
+        return out
 
     def _raw_mask(self, e: Expr) -> np.ndarray:
         """The mask of a part that starts with no lexeme (a GBNF rule's text), by a walk of the

@@ -213,6 +213,7 @@ class LexemeSpace:
         self.token_node = token_node
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
         self._node_sets: dict[bytes, np.ndarray] = {}
+        self._literals: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
         self._crossings: OrderedDict[tuple[int, Expr], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._bytes = 0
         self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0}
@@ -249,6 +250,25 @@ class LexemeSpace:
         inner.setflags(write=False)
         ends = walk.nodes[a.accepting[walk.states]]
         return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(ends[trie.subtree_end[ends] > ends + 1]))
+
+    def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+        """The tokens that are prefixes of ``text`` (all of it included), and the node set of
+        the node spelling all of it when tokens go on below it (else ``None``)."""
+        found = self._literals.get(text)
+        if found is None:
+            trie = self.vocab.trie
+            node, path = 0, []
+            for byte in text:
+                node = trie.child(node, byte)
+                if node < 0:
+                    break
+                path.append(node)
+            ids = (np.concatenate([trie.tokens_at(n) for n in path]) if path else np.zeros(0, dtype=np.int32))
+            end = self.node_set(np.asarray([node])) if node >= 0 and trie.subtree_end[node] > node + 1 else None
+            found = self._literals[text] = (ids, end)
+            if len(self._literals) > 200_000:
+                self._literals.clear()
+        return found
 
     def node_set(self, nodes: np.ndarray) -> np.ndarray:
         """The canonical array for a set of trie nodes: equal sets are the same object, so a
