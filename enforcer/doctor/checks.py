@@ -146,7 +146,7 @@ def _check_eos(d: Diagnosis, by_name: list[int]) -> None:
     if f.kind == "gguf" and sets:
         listing = "; ".join(f"{label}: [{_ids(d, ids)}]" for label, ids in sets.items())
         extra = sorted(set(by_name) - set(d.eos_set))
-        note = f"; llama.cpp also ends generation on {_ids(d, extra)} by their names" if extra else ""
+        note = f"; llama.cpp also ends generation on {_ids(d, extra)} (known by their text)" if extra else ""
         d.findings.append(Finding(NOTE, "eos-sources", f"end-of-generation ids: {listing}{note}"))
     if d.end_of_turn is not None:
         text, token_id = d.end_of_turn
