@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 from .common import EXIT_INCOMPLETE, EXIT_OK, CliError, status
@@ -106,12 +105,9 @@ def _generate_one(args, model, tokenizer, grammar, prompt: str, system: str | No
         sampling["repetition_penalty"] = args.repetition_penalty
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     status(f"{label}generating (at most {args.max_new_tokens} tokens{_describe(args)}) ...", quiet=args.quiet)
-    start = time.perf_counter()
     out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)],
                          max_new_tokens=args.max_new_tokens, eos_token_id=eos, pad_token_id=pad,
                          streamer=progress, **sampling)
-    if not progress.tokens:  # a streamer that saw nothing (should not happen): time it here
-        progress._start = start
     tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
     ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
     return tokens, ended, progress

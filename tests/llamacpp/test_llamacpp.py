@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import pytest
 from llama_cpp import LlamaGrammar, LogitsProcessorList
 
