@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=96)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1: its spinning threads stall on a busy 2-core machine)")
     args = parser.parse_args()
 
     from llama_cpp import Llama, LlamaGrammar, LogitsProcessorList

@@ -22,4 +22,4 @@ def smollm2_path() -> str:
 def llm(smollm2_path):
     from llama_cpp import Llama
 
-    return Llama(model_path=smollm2_path, n_ctx=2048, n_threads=2, seed=0, verbose=False)
+    return Llama(model_path=smollm2_path, n_ctx=2048, n_threads=1, seed=0, verbose=False)
