@@ -22,7 +22,7 @@ LLAMACPP_STAMP := $(LLAMACPP_VENV)/.installed
 LLAMACPP_SPEC ?= llama-cpp-python==0.3.36
 # Measured figures `make test` prints first (see the README's Develop section).
 TEST_DISK := 6.4 GB
-TEST_TIME := setup 20 min, main suite 58 min, vLLM 9 min, MLX 12 min on a busy one (load 4-7)
+TEST_TIME := setup 20 min, then 69 min (main suite 58, vLLM 4, MLX 4) on a busy one (load 4-7)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
