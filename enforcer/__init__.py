@@ -2,15 +2,17 @@
 
 from .compile import compile_grammar, compile_ir, compile_json_schema, compile_regex
 from .engine import Grammar, Matcher
-from .errors import (EnforcerError, GrammarSyntaxError, LimitExceededError, OptionError, SchemaError, TokenRejectedError,
-                     ToolCallError, UnsupportedSchemaError, VocabularyError)
+from .compiler import Compiler
+from .errors import (BitmaskError, ConstraintError, EnforcerError, GrammarSyntaxError, LimitExceededError, OptionError,
+                     SchemaError, TokenRejectedError, ToolCallError, UnsupportedSchemaError, VocabularyError)
+from .limits import Limits
 from .grammar.text import Reasoning
 from .tools import ToolFormat, compile_tools, parse_tool_calls
 from .trie import TokenTrie
 from .vocab import Vocabulary
 
 __all__ = [
-    "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_grammar", "compile_ir", "compile_json_schema", "compile_regex",
+    "BitmaskError", "Compiler", "ConstraintError", "Limits", "Grammar", "Matcher", "Reasoning", "ToolFormat", "compile_grammar", "compile_ir", "compile_json_schema", "compile_regex",
     "compile_tools", "parse_tool_calls",
     "EnforcerError", "GrammarSyntaxError", "LimitExceededError", "OptionError", "SchemaError", "TokenRejectedError", "TokenTrie", "ToolCallError", "UnsupportedSchemaError",
     "Vocabulary", "VocabularyError",

@@ -1,21 +1,40 @@
-"""The compile entry points: constraint text in, :class:`~enforcer.engine.Grammar` out."""
+"""The compile entry points: constraint text in, :class:`~enforcer.engine.Grammar` out.
+
+Each function compiles with ``compiler`` when given, else with the default
+:class:`~enforcer.Compiler` of the vocabulary, so grammars of one vocabulary share their lexemes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .engine import Grammar, TokenRuns
+from .engine import Grammar
 from .grammar import ir
 from .grammar.gbnf import parse_gbnf
-from .grammar.lower import Lowering
 from .grammar.regex import parse_regex
 from .grammar.text import Reasoning, with_reasoning
 from .vocab import Vocabulary
 
+if TYPE_CHECKING:
+    from .compiler import Compiler
+
+
+def _compiler(vocab: Vocabulary, compiler: "Compiler | None") -> "Compiler":
+    from .compiler import default_compiler
+
+    if compiler is None:
+        return default_compiler(vocab)
+    if compiler.vocab is not vocab:
+        from .errors import OptionError
+
+        raise OptionError("the compiler was made for another vocabulary")
+    return compiler
+
 
 def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int = "compact",
                         property_order: str = "schema", strict: bool = True,
-                        max_whitespace: int = 8, reasoning: Any = None) -> Grammar:
+                        max_whitespace: int = 8, reasoning: Any = None, unknown_keywords: str = "ignore",
+                        compiler: "Compiler | None" = None) -> Grammar:
     """The output must be one JSON value valid under ``schema`` (draft 2020-12).
 
     ``schema``: a dict, JSON text, or a pydantic model class. ``whitespace``: ``"compact"``,
@@ -25,59 +44,43 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
     be enforced exactly, with a warning, instead of raising ``UnsupportedSchemaError``.
     ``reasoning``: a free-text block before the JSON (``True`` for ``<think>…</think>``, a
     ``(begin, end)`` pair, or a :class:`~enforcer.grammar.text.Reasoning` with its bounds).
+    ``unknown_keywords``: ``"ignore"`` (listed in ``grammar.unknown_keywords``) or ``"error"``.
+    The draft is the schema's ``$schema`` (draft-04 to 2020-12; 2020-12 without one).
     """
     from .schema import load_schema
-    from .schema.compiler import SchemaCompiler  # imports jsonschema: only when needed
+    from .schema.compiler import SchemaCompiler
 
-    compiler = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
-                              strict=strict, max_ws=max_whitespace)
-    rules = with_reasoning(compiler.compile(), Reasoning.of(reasoning), vocab)
-    return json_grammar(rules, vocab, source="json schema", approximations=compiler.approximations)
-
-
-def json_grammar(rules: ir.Rules, vocab: Vocabulary, *, source: str,
-                 approximations: list[tuple[str, str, str]] = ()) -> Grammar:
-    """Compile rules that write JSON text: JSON string content tokens are decided from a
-    per-vocabulary table instead of walking the trie (see schema.json_tokens)."""
-    lowering = Lowering(rules)
-    start = lowering.start()
-    runs = _json_string_runs(lowering, vocab)
-    grammar = Grammar(lowering.factory, start, vocab, source=source, token_runs=(runs,))
-    grammar.approximations = list(approximations)
+    owner = _compiler(vocab, compiler)
+    front = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
+                           strict=strict, max_ws=max_whitespace, limits=owner.limits,
+                           unknown_keywords=unknown_keywords, is_empty=owner.is_empty)
+    rules = with_reasoning(front.compile(), Reasoning.of(reasoning), vocab)
+    grammar = owner.build(rules, source="json schema")
+    grammar.approximations = front.approximations
+    grammar.unknown_keywords = front.unknown
     return grammar
 
 
-def _json_string_runs(lowering: Lowering, vocab: Vocabulary) -> TokenRuns:
-    """Plain JSON string content tokens, known once per vocabulary (see schema.json_tokens)."""
-    from .schema.json_text import ANY_JSON_CHAR
-    from .schema.json_tokens import string_token_runs
-
-    counts, residual, residual_token_node = string_token_runs(vocab)
-    return TokenRuns(lowering.lower(ANY_JSON_CHAR), counts, residual, residual_token_node)
-
-
-def compile_ir(node: ir.Node | ir.Rules, vocab: Vocabulary, *, source: str = "") -> Grammar:
+def compile_ir(node: ir.Node | ir.Rules, vocab: Vocabulary, *, source: str = "",
+               compiler: "Compiler | None" = None) -> Grammar:
     """Compile a grammar IR node (or a rule set) for ``vocab``."""
-    if isinstance(node, ir.Rules):
-        lowering = Lowering(node)
-        start = lowering.start()
-    else:
-        lowering = Lowering()
-        start = lowering.lower(node)
-    return Grammar(lowering.factory, start, vocab, source=source)
+    return _compiler(vocab, compiler).build(node, source=source)
 
 
-def compile_regex(pattern: str, vocab: Vocabulary) -> Grammar:
+def compile_regex(pattern: str, vocab: Vocabulary, *, compiler: "Compiler | None" = None) -> Grammar:
     """The output must match ``pattern`` as a whole (JSON Schema's regex dialect: ECMA-262 with
     the ``u`` flag). Backreferences and lookaround raise ``UnsupportedSchemaError``."""
-    return compile_ir(parse_regex(pattern, search=False), vocab, source=f"regex {pattern!r}")
+    # one lexeme: its token sets are kept by the compiler and shared by every grammar using it
+    return compile_ir(ir.lexeme(parse_regex(pattern, search=False)), vocab, source=f"regex {pattern!r}",
+                      compiler=compiler)
 
 
-def compile_grammar(text: str, vocab: Vocabulary, *, start: str = "root") -> Grammar:
+def compile_grammar(text: str, vocab: Vocabulary, *, start: str = "root",
+                    compiler: "Compiler | None" = None) -> Grammar:
     """The output must match the GBNF grammar ``text`` (llama.cpp's format) from rule ``start``.
 
     Malformed text raises :class:`~enforcer.errors.GrammarSyntaxError` with the line and column;
     undefined or missing rules, left recursion and rules that can never finish raise
     :class:`~enforcer.errors.SchemaError` naming the rule.
     """
-    return compile_ir(parse_gbnf(text, start=start), vocab, source=f"gbnf (start {start!r})")
+    return compile_ir(parse_gbnf(text, start=start), vocab, source=f"gbnf (start {start!r})", compiler=compiler)

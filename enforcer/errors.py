@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 
 class EnforcerError(Exception):
     """Base class of every error this library raises on purpose."""
@@ -13,9 +15,18 @@ class SchemaError(EnforcerError, ValueError):
     def __init__(self, message: str, *, pointer: str = "", keyword: str | None = None):
         self.pointer = pointer
         self.keyword = keyword
+        self._bare = message  # without the keyword and pointer prefix (see with_pointer)
         where = f" at {pointer or '#'}" if (pointer or keyword) else ""
         prefix = f"{keyword!r}{where}: " if keyword else (f"{where.strip()}: " if where else "")
         super().__init__(prefix + message)
+
+    def with_pointer(self, pointer: str) -> SchemaError:
+        """A copy of this error that points elsewhere (same class, keyword and message): for
+        callers that compiled a schema they built around the user's (tool parameters), so the
+        pointer names the place in what the user wrote."""
+        twin = copy.copy(self)
+        SchemaError.__init__(twin, getattr(self, "_bare", str(self)), pointer=pointer, keyword=self.keyword)
+        return twin
 
 
 class GrammarSyntaxError(SchemaError):
@@ -60,6 +71,30 @@ class ToolCallError(EnforcerError, ValueError):
 class OptionError(EnforcerError, ValueError):
     """An option passed to a compile function, a processor or the command line is not one it
     accepts (an unknown ``whitespace`` mode, a negative ``max_calls``...)."""
+
+
+class ConstraintError(EnforcerError, ValueError):
+    """A request asks for a constraint that cannot be enforced as given: a malformed request
+    (two constraint keys, wrong types, options that do not belong to the constraint) or one that
+    does not compile (the compile error is ``__cause__``; its ``keyword`` and ``pointer`` are
+    copied here when it has them).
+
+    A ``ValueError`` too, so that servers (vLLM) answer it with a validation error (HTTP 400).
+    """
+
+    def __init__(self, message: str, *, keyword: str | None = None, pointer: str = ""):
+        self.keyword = keyword
+        self.pointer = pointer
+        super().__init__(message)
+
+
+class BitmaskError(EnforcerError, ValueError, TypeError):
+    """A token bitmask or logits array handed to :mod:`enforcer.masking` (or a matcher) has the
+    wrong dtype, shape or type: a bitmask is packed int32, ``(rows, ceil(vocab_size / 32))``.
+
+    Both a ``ValueError`` and a ``TypeError``: a wrong shape is the first, a wrong dtype the
+    second, and callers written against either keep working.
+    """
 
 
 class LimitExceededError(EnforcerError):

@@ -220,15 +220,21 @@ class HuggingFaceAdapter(TokenizerAdapter):
         if folder and os.path.isdir(str(folder)):
             files.append(os.path.join(folder, "tokenizer.json"))
         identities = sorted({fid for fid in map(_file_identity, files) if fid})
+        added_tokens = self._added_tokens()
         added = sorted(
             (i, getattr(t, "content", str(t)), bool(getattr(t, "special", False)))
-            for i, t in self._added_tokens().items()
+            for i, t in added_tokens.items()
         )
+        # The files say nothing of what was changed at run time: a pad_token set to an ordinary
+        # token, special tokens added or flagged. Which ids are special decides which ids have
+        # bytes, so the state as it is now is part of the key.
+        special = sorted(self._special_ids(added_tokens))
         if identities:
             source = json.dumps(identities)
         else:  # built in memory: hash what it is made of (slower, but still cheaper than a rebuild)
             source = self.backend.to_str()
-        return _digest(self.kind, type(self.tokenizer).__name__, str(len(self)), source, json.dumps(added))
+        return _digest(self.kind, type(self.tokenizer).__name__, str(len(self)), source, json.dumps(added),
+                       json.dumps(special))
 
 
 class TiktokenAdapter(TokenizerAdapter):

@@ -11,8 +11,16 @@ Example::
 The vocabulary is built with the model, so masks are as wide as its logits and every EOS id of
 its generation config is allowed once the JSON is complete. One matcher follows each row; rows
 are identified by the tokens generated so far, so beam search may reorder, duplicate or drop rows
-between steps. A processor is tied to one ``generate`` call: make a new one per call (it is cheap;
-the compiled grammar is what costs, and it can be shared through :class:`GrammarLogitsProcessor`).
+between steps. A processor may serve several ``generate`` calls one after the other: a call
+whose input is not the previous step's plus one token (another prompt, or the first step again)
+starts a new generation. The compiled grammar is what costs; share it between processors and
+threads through :class:`GrammarLogitsProcessor`.
+
+Failures follow enforcer's request layer (:mod:`enforcer.service`): errors a caller can fix
+(a schema that does not compile) raise when the processor is made; once generation runs, a row
+whose constraint cannot be enforced (a token the grammar forbids, sampled because a processor
+after this one changed the scores; an error while computing a mask) fails closed: it may only
+end (EOS next), the reason is logged once, and ``generate`` carries on with the other rows.
 """
 
 from __future__ import annotations
@@ -22,35 +30,36 @@ from typing import Any, Callable
 import torch
 from transformers import LogitsProcessor
 
-from enforcer import Grammar, Matcher, Vocabulary, compile_json_schema, compile_tools
+from enforcer import Grammar, Vocabulary, compile_json_schema, compile_tools
 from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace, unpack_bitmask
+from enforcer.service import GuardedMatcher, guard
 
 
 class _RowTracker:
-    """Matchers keyed by the tokens a row generated; a longer row forks its parent's matcher."""
+    """Matchers keyed by the tokens a row generated; a longer row forks the matcher of its
+    longest known prefix and feeds it the rest (a rejected token fails that row closed)."""
 
-    def __init__(self, grammar: Grammar):
+    def __init__(self, grammar: Grammar, label: str = "a generated sequence"):
         self.grammar = grammar
-        self._by_prefix: dict[tuple[int, ...], Matcher] = {(): grammar.matcher()}
-        self._eos = grammar.vocab.eos_token_ids
+        self._by_prefix: dict[tuple[int, ...], GuardedMatcher] = {(): guard(grammar, label=label)}
 
-    def matcher_for(self, generated: tuple[int, ...]) -> Matcher | None:
+    def matcher_for(self, generated: tuple[int, ...]) -> GuardedMatcher | None:
         """The matcher after ``generated``; ``None`` once the row has ended (EOS seen)."""
-        found = self._by_prefix.get(generated)
-        if found is not None:
-            return None if found.is_terminated() else found
-        parent = self.matcher_for(generated[:-1])
-        if parent is None:
-            return None
-        token = generated[-1]
-        child = parent.fork()
-        child.advance(token)  # raises TokenRejectedError if another processor let a bad token through
-        self._by_prefix[generated] = child
-        return None if child.is_terminated() else child
+        known = len(generated)
+        while generated[:known] not in self._by_prefix:  # the root () is always known
+            known -= 1
+        matcher = self._by_prefix[generated[:known]]
+        for i in range(known, len(generated)):
+            if matcher.is_terminated():
+                return None
+            matcher = matcher.fork()
+            matcher.advance(generated[i])
+            self._by_prefix[generated[: i + 1]] = matcher
+        return None if matcher.is_terminated() else matcher
 
     def forget_shorter_than(self, length: int) -> None:
         """Drop matchers no row can extend any more (rows only grow by one token a step)."""
-        self._by_prefix = {k: m for k, m in self._by_prefix.items() if len(k) >= length - 1}
+        self._by_prefix = {k: m for k, m in self._by_prefix.items() if len(k) >= length - 1 or not k}
 
 
 class GrammarLogitsProcessor(LogitsProcessor):
@@ -63,15 +72,27 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
     def __init__(self, grammar: Grammar):
         self.grammar = grammar
-        self._prompt_length: int | None = None
+        self._prompt: torch.Tensor | None = None  # the input of the generation's first step
+        self._length = 0  # the input length of the last step
         self._rows = _RowTracker(grammar)
         self._bitmask: torch.Tensor | None = None
 
+    def _is_new_generation(self, input_ids: torch.Tensor) -> bool:
+        """A step of another ``generate`` call than the last one: its first step (the input is
+        no longer than the prompt), another batch, another prompt, or a jump of more than one
+        token (assisted decoding steps back, never forward by more than one)."""
+        prompt = self._prompt
+        batch, length = input_ids.shape
+        return (prompt is None or batch != prompt.shape[0] or length <= prompt.shape[1]
+                or length > self._length + 1 or not torch.equal(input_ids[:, : prompt.shape[1]], prompt))
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self._prompt_length is None:
-            self._prompt_length = input_ids.shape[1]
+        if self._is_new_generation(input_ids):
+            self._prompt = input_ids.clone()
+            self._rows = _RowTracker(self.grammar)
+        self._length = input_ids.shape[1]
         batch = input_ids.shape[0]
-        generated = input_ids[:, self._prompt_length:].tolist()
+        generated = input_ids[:, self._prompt.shape[1]:].tolist()
         vocab_size = self.grammar.vocab.size
         if self._bitmask is None or self._bitmask.shape[0] < batch:
             self._bitmask = allocate_token_bitmask(batch, vocab_size)
@@ -152,7 +173,7 @@ def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, mo
     eos = sorted(grammar.vocab.eos_token_ids)
 
     def prefix_allowed_tokens_fn(batch_id: int, input_ids: torch.Tensor) -> list[int]:
-        tokens = tuple(input_ids.tolist())
+        tokens = tuple(input_ids.tolist())  # a failed row (a forbidden token) gets the EOS ids only
         entry = trackers.get(batch_id)
         if entry is None or tokens[: len(entry[0])] != entry[0]:  # a new request in this row
             entry = trackers[batch_id] = (tokens, _RowTracker(grammar))

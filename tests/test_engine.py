@@ -171,12 +171,13 @@ def test_grammars_are_shared_by_matchers(llama3_tokenizer, llama3_vocab):
 def test_bounded_repetition_shares_masks(llama3_tokenizer, llama3_vocab):
     """maxLength-style bounds must not cost one trie walk per position."""
     grammar = compile_regex(r"[a-z ]{0,300}", llama3_vocab)
+    walks_before = grammar._space.stats["lexeme_walks"]
     matcher = grammar.matcher()
     for token in llama3_tokenizer.encode("the quick brown fox jumps over the lazy dog " * 3,
                                          add_special_tokens=False):
         matcher.allowed_token_ids()
         matcher.advance(token)
-    assert len(grammar._masks) <= 3
+    assert grammar._space.stats["lexeme_walks"] - walks_before + grammar.stats["raw_walks"] <= 3
 
 
 def test_unsupported_regex_names_the_construct(llama3_vocab):
@@ -203,3 +204,23 @@ def test_intersections_dead_and_alive(llama3_vocab):
     for _ in range(20):
         text, _ = random_walk(grammar, llama3_vocab, rng)
         assert re.fullmatch(b"[a-c]{1,3}", text) and text != b"abc"
+
+
+@pytest.mark.parametrize("bad", [97.7, 97.0, True, "97", np.float64(97.0), np.bool_(True), None])
+def test_advance_rejects_what_is_not_an_integer(bad):
+    """A float token id is a caller's bug (a logits value passed for an index): truncating it to
+    an int would advance on a token nobody sampled."""
+    vocab = Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], eos_token_ids=[256])
+    matcher = compile_regex("[a-z]+", vocab).matcher()
+    with pytest.raises(TokenRejectedError, match="integer"):
+        matcher.advance(bad)
+    assert matcher.num_tokens == 0
+
+
+def test_advance_takes_numpy_and_torch_integers():
+    torch = pytest.importorskip("torch")
+    vocab = Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], eos_token_ids=[256])
+    matcher = compile_regex("[a-z]+", vocab).matcher()
+    for token in (np.int64(97), np.int32(98), torch.tensor(99), torch.tensor([100])[0], 101):
+        matcher.advance(token)
+    assert matcher.num_tokens == 5

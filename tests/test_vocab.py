@@ -271,3 +271,31 @@ def test_cache_can_be_switched_off(monkeypatch, tekken_tokenizer, tmp_path):
     Vocabulary.from_pretrained(tekken_tokenizer)
     Vocabulary.from_pretrained(tekken_tokenizer)
     assert len(reads) == 2
+
+
+def _fresh_llama3_tokenizer():
+    from tests.tiny_llama3 import load_llama3_tokenizer
+
+    return load_llama3_tokenizer()  # its own object: the test changes it at run time
+
+
+@pytest.mark.parametrize("change", ["pad_token", "additional_special_tokens", "existing_as_special"])
+def test_a_runtime_change_of_special_tokens_is_not_served_from_the_cache(cache_dir, change):
+    """The cache key covers the tokenizer's special-token state as it is now, not only its files:
+    a token made special at run time has no bytes, and the cached table where it had some must not
+    come back (the spot checks on a hit look at 24-odd ids only)."""
+    tokenizer = _fresh_llama3_tokenizer()
+    before = Vocabulary.from_pretrained(tokenizer)
+    word = tokenizer.convert_tokens_to_ids("hello")
+    assert before.token_bytes(word) == b"hello"
+    if change == "pad_token":
+        tokenizer.pad_token = "hello"
+    elif change == "additional_special_tokens":
+        tokenizer.add_special_tokens({"additional_special_tokens": ["<tool>"]})
+    else:
+        tokenizer.add_special_tokens({"additional_special_tokens": ["hello"]})
+    after = Vocabulary.from_pretrained(tokenizer)
+    fresh = Vocabulary.from_pretrained(tokenizer, use_cache=False)
+    assert after.fingerprint == fresh.fingerprint
+    assert after.token_bytes(word) == fresh.token_bytes(word)
+    assert after.special_token_ids == fresh.special_token_ids

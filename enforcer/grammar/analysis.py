@@ -16,8 +16,8 @@ here with the rule names a person can fix:
   cycle in the left-corner graph is left recursion (``expr ::= expr "+" term``, or hidden
   behind a nullable prefix: ``a ::= b? a "x"``).
 
-Only finite rule mappings are checked (GBNF); the JSON Schema front end builds rules on demand
-and never produces either problem. ``Intersect`` and ``Complement`` count as productive and
+Every front end's rules are checked (GBNF, JSON Schema, tools). The walks are loops over the IR
+DAG, each shared node evaluated once per pass, so deep or heavily shared rules cost their size. ``Intersect`` and ``Complement`` count as productive and
 consuming: no text front end produces them inside rules.
 """
 
@@ -31,85 +31,192 @@ from . import ir
 __all__ = ["check_rules", "left_recursion_cycle", "nullable_rules", "unproductive_rules"]
 
 
-def _nullable(node: ir.Node, nullable: set[Hashable]) -> bool:
-    if isinstance(node, ir.Empty):
-        return True
-    if isinstance(node, ir.Seq):
-        return all(_nullable(x, nullable) for x in node.items)
-    if isinstance(node, ir.Alt):
-        return any(_nullable(x, nullable) for x in node.items)
-    if isinstance(node, ir.Repeat):
-        return node.min == 0 or _nullable(node.item, nullable)
-    if isinstance(node, ir.Ref):
-        return node.name in nullable
-    return False  # terminals, Never, Intersect/Complement (see the module docstring)
+def _children(node: ir.Node) -> tuple[ir.Node, ...]:
+    if isinstance(node, (ir.Seq, ir.Alt, ir.Intersect)):
+        return node.items
+    if isinstance(node, (ir.Repeat, ir.Lexeme, ir.Complement, ir.Lazy)):
+        return (node.item,)
+    if isinstance(node, ir.AnyOrder):
+        out = [first for first, _, _ in node.members]
+        if node.extra is not None:
+            out.append(node.extra[0])
+        return tuple(out)
+    return ()
 
 
-def _productive(node: ir.Node, productive: set[Hashable]) -> bool:
-    if isinstance(node, ir.Never):
+def _evaluate(root: ir.Node, combine: Callable[[ir.Node, Callable[[ir.Node], object]], object],
+              memo: dict[int, tuple[ir.Node, object]]) -> object:
+    """``combine(node, value_of)`` over the DAG below ``root``, children first, each node once
+    (``memo`` is shared by the nodes of one pass): no recursion, no re-walk of shared parts."""
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        hit = memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            continue
+        kids = _children(node)
+        if kids and not expanded:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids)
+            continue
+        memo[id(node)] = (node, combine(node, lambda n: memo[id(n)][1]))
+    return memo[id(root)][1]
+
+
+def _nullable_step(nullable: set[Hashable]) -> Callable:
+    def combine(node: ir.Node, value: Callable[[ir.Node], object]) -> bool:
+        if isinstance(node, ir.Empty):
+            return True
+        if isinstance(node, ir.Seq):
+            return all(value(x) for x in node.items)
+        if isinstance(node, ir.Alt):
+            return any(value(x) for x in node.items)
+        if isinstance(node, ir.Repeat):
+            return node.min == 0 or bool(value(node.item))
+        if isinstance(node, (ir.Lexeme, ir.Lazy)):
+            return bool(value(node.item))
+        if isinstance(node, ir.Ref):
+            return node.name in nullable
+        return False  # terminals, Never, AnyOrder (a member at least), Intersect/Complement
+    return combine
+
+
+def _productivity_formula(is_empty: Callable[[ir.Node], bool] | None) -> Callable:
+    """Compresses a body to what its productivity depends on: ``True``, ``False``, a rule name,
+    or ``("and"|"or", parts)`` over those. One pass over the DAG; the fixpoint then runs on
+    these small formulas."""
+    def combine(node: ir.Node, value: Callable[[ir.Node], object]) -> object:
+        if isinstance(node, ir.Never):
+            return False
+        if isinstance(node, (ir.CharClass, ir.ByteClass)):
+            return bool(node.ranges)
+        if isinstance(node, ir.Seq):
+            return _conj([value(x) for x in node.items])
+        if isinstance(node, ir.Alt):
+            return _disj([value(x) for x in node.items])
+        if isinstance(node, ir.Repeat):
+            return True if node.min == 0 else value(node.item)
+        if isinstance(node, (ir.Lexeme, ir.Lazy)):
+            return value(node.item)
+        if isinstance(node, ir.AnyOrder):
+            required = [value(first) for first, _, req in node.members if req]
+            some = [value(first) for first, _, _ in node.members]
+            if node.extra is not None:
+                some.append(value(node.extra[0]))
+            return _conj(required + [_disj(some)])
+        if isinstance(node, ir.Ref):
+            return ("ref", node.name)
+        if isinstance(node, ir.Intersect) and is_empty is not None:
+            return not is_empty(node)
+        return True  # Empty, Bytes, JsonChar, Indent, Special, Intersect, Complement
+    return combine
+
+
+def _conj(parts: list) -> object:
+    if any(p is False for p in parts):
         return False
-    if isinstance(node, ir.CharClass | ir.ByteClass):
-        return bool(node.ranges)
-    if isinstance(node, ir.Seq):
-        return all(_productive(x, productive) for x in node.items)
-    if isinstance(node, ir.Alt):
-        return any(_productive(x, productive) for x in node.items)
-    if isinstance(node, ir.Repeat):
-        return node.min == 0 or _productive(node.item, productive)
-    if isinstance(node, ir.Ref):
-        return node.name in productive
-    return True  # Empty, Bytes, Intersect, Complement
+    parts = [p for p in parts if p is not True]
+    return True if not parts else parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
 
-def _fixpoint(rules: Mapping[Hashable, ir.Node], holds: Callable[[ir.Node, set[Hashable]], bool]) -> set[Hashable]:
-    """The least set of rule names closed under ``holds(body, set)``."""
+def _disj(parts: list) -> object:
+    if any(p is True for p in parts):
+        return True
+    parts = [p for p in parts if p is not False]
+    return False if not parts else parts[0] if len(parts) == 1 else ("or", tuple(parts))
+
+
+def _holds(formula: object, true: set[Hashable]) -> bool:
+    stack = [formula]
+    # evaluated with an explicit stack: formulas may nest as deep as the grammar
+    results: dict[int, bool] = {}
+    order: list[object] = []
+    while stack:
+        f = stack.pop()
+        order.append(f)
+        if isinstance(f, tuple) and f[0] in ("and", "or"):
+            stack.extend(f[1])
+    for f in reversed(order):
+        if f is True or f is False:
+            results[id(f)] = bool(f)
+        elif f[0] == "ref":  # type: ignore[index]
+            results[id(f)] = f[1] in true  # type: ignore[index]
+        elif f[0] == "and":  # type: ignore[index]
+            results[id(f)] = all(results[id(x)] for x in f[1])  # type: ignore[index]
+        else:
+            results[id(f)] = any(results[id(x)] for x in f[1])  # type: ignore[index]
+    return results[id(formula)]
+
+
+def _fixpoint(rules: Mapping[Hashable, ir.Node], step: Callable[[set[Hashable]], Callable]) -> set[Hashable]:
+    """The least set of rule names closed under ``step(set)`` holding of their bodies."""
     found: set[Hashable] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name, body in rules.items():
-            if name not in found and holds(body, found):
-                found.add(name)
-                changed = True
-    return found
+    while True:
+        memo: dict[int, tuple[ir.Node, object]] = {}  # one pass: every shared node evaluated once
+        combine = step(set(found))
+        new = [name for name, body in rules.items() if name not in found and _evaluate(body, combine, memo)]
+        if not new:
+            return found
+        found.update(new)
 
 
 def nullable_rules(rules: Mapping[Hashable, ir.Node]) -> set[Hashable]:
     """Names of the rules that match the empty string."""
-    return _fixpoint(rules, _nullable)
+    return _fixpoint(rules, _nullable_step)
 
 
-def unproductive_rules(rules: Mapping[Hashable, ir.Node]) -> list[Hashable]:
-    """Names of the rules no finite string matches, in definition order."""
-    productive = _fixpoint(rules, _productive)
+def unproductive_rules(rules: Mapping[Hashable, ir.Node], *,
+                       is_empty: Callable[[ir.Node], bool] | None = None) -> list[Hashable]:
+    """Names of the rules no finite string matches, in definition order. ``is_empty`` decides
+    intersections (counted as productive without it)."""
+    memo: dict[int, tuple[ir.Node, object]] = {}
+    combine = _productivity_formula(is_empty)
+    formulas = {name: _evaluate(body, combine, memo) for name, body in rules.items()}
+    productive: set[Hashable] = set()
+    while True:
+        new = [name for name, f in formulas.items() if name not in productive and _holds(f, productive)]
+        if not new:
+            break
+        productive.update(new)
     return [name for name in rules if name not in productive]
 
 
-def _left_corner(node: ir.Node, nullable: set[Hashable], out: list[Hashable]) -> None:
-    """Append the rules ``node`` can enter before consuming input."""
-    if isinstance(node, ir.Ref):
-        out.append(node.name)
-    elif isinstance(node, ir.Seq):
-        for item in node.items:
-            _left_corner(item, nullable, out)
-            if not _nullable(item, nullable):
-                break
-    elif isinstance(node, ir.Alt):
-        for item in node.items:
-            _left_corner(item, nullable, out)
-    elif isinstance(node, ir.Repeat):
-        if node.max != 0:
-            _left_corner(node.item, nullable, out)
+def _left_corners(rules: Mapping[Hashable, ir.Node], nullable: set[Hashable]) -> dict[Hashable, list[Hashable]]:
+    """Per rule, the rules it can enter before consuming input."""
+    null_memo: dict[int, tuple[ir.Node, object]] = {}
+    null_step = _nullable_step(nullable)
+
+    def is_nullable(n: ir.Node) -> bool:
+        return bool(_evaluate(n, null_step, null_memo))
+
+    def combine(node: ir.Node, value: Callable[[ir.Node], object]) -> frozenset:
+        if isinstance(node, ir.Ref):
+            return frozenset((node.name,))
+        if isinstance(node, ir.Seq):
+            out: set = set()
+            for item in node.items:
+                out |= value(item)  # type: ignore[operator]
+                if not is_nullable(item):
+                    break
+            return frozenset(out)
+        if isinstance(node, (ir.Alt, ir.AnyOrder)):
+            out = set()
+            for item in _children(node):
+                out |= value(item)  # type: ignore[operator]
+            return frozenset(out)
+        if isinstance(node, (ir.Repeat, ir.Lexeme, ir.Lazy)):
+            return value(node.item)  # type: ignore[return-value]
+        return frozenset()
+
+    memo: dict[int, tuple[ir.Node, object]] = {}
+    return {name: list(_evaluate(body, combine, memo)) for name, body in rules.items()}  # type: ignore[arg-type]
 
 
 def left_recursion_cycle(rules: Mapping[Hashable, ir.Node]) -> list[Hashable] | None:
     """A cycle ``[a, b, ..., a]`` of rules entering each other without consuming input, or None."""
     nullable = nullable_rules(rules)
-    edges: dict[Hashable, list[Hashable]] = {}
-    for name, body in rules.items():
-        corner: list[Hashable] = []
-        _left_corner(body, nullable, corner)
-        edges[name] = list(dict.fromkeys(c for c in corner if c in rules))
+    corners = _left_corners(rules, nullable)
+    edges = {name: [c for c in corner if c in rules] for name, corner in corners.items()}
     state: dict[Hashable, int] = {}  # 1: on the current path, 2: done
     for root in rules:
         if root in state:
@@ -131,9 +238,12 @@ def left_recursion_cycle(rules: Mapping[Hashable, ir.Node]) -> list[Hashable] | 
     return None
 
 
-def check_rules(rules: ir.Rules, *, locate: Callable[[Hashable], str] | None = None) -> None:
+def check_rules(rules: ir.Rules, *, locate: Callable[[Hashable], str] | None = None, left_recursion: bool = True,
+                is_empty: Callable[[ir.Node], bool] | None = None) -> None:
     """Raise :class:`SchemaError` naming the rules if ``rules`` has left recursion or rules that
-    can never finish. ``locate(name)`` (e.g. ``"line 3"``) is added to the names when given."""
+    can never finish. ``locate(name)`` (e.g. ``"line 3"``) is added to the names when given.
+    ``left_recursion=False`` skips that check for front ends that cannot produce it (JSON text
+    always writes a bracket or a key before a nested value)."""
     if not isinstance(rules.rules, dict):
         return  # built on demand: cannot be enumerated
     table = rules.rules
@@ -141,13 +251,13 @@ def check_rules(rules: ir.Rules, *, locate: Callable[[Hashable], str] | None = N
     def label(name: Hashable) -> str:
         return f"{name!r} ({locate(name)})" if locate else repr(name)
 
-    dead = unproductive_rules(table)
+    dead = unproductive_rules(table, is_empty=is_empty)
     if dead:
         names = ", ".join(label(n) for n in dead)
         raise SchemaError(f"rule{'s' if len(dead) > 1 else ''} {names} can never finish: no finite "
                           "text matches, since every alternative needs one of these rules again "
                           "(e.g. 'a ::= \"x\" a' has no alternative that stops)")
-    cycle = left_recursion_cycle(table)
+    cycle = left_recursion_cycle(table) if left_recursion else None
     if cycle:
         chain = " -> ".join(repr(n) for n in cycle)
         raise SchemaError(f"left recursion in rule {label(cycle[0])}: {chain} without consuming input; "

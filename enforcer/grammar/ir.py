@@ -19,7 +19,7 @@ Ranges are inclusive ``(lo, hi)`` pairs, sorted and non-overlapping (use :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Mapping, Union
+from typing import Hashable, Iterable, Iterator, Mapping, Union
 
 MAX_CODE_POINT = 0x10FFFF
 SURROGATES = (0xD800, 0xDFFF)
@@ -134,25 +134,87 @@ class Complement:
 
 
 @dataclass(frozen=True)
+class Lexeme:
+    """``item`` is one lexical unit: a regular piece (no ``Ref`` inside) that recurs across
+    grammars, such as a JSON string value, a number or an object key. The language is
+    ``item``'s; the mark lets the engine share the token masks of the lexeme between grammars
+    and walk only the tokens that cross into what follows it."""
+
+    item: Node
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """``item``, lowered to engine expressions only when generation first reaches it. Front ends
+    wrap large parts that may never be used (an optional property's value, one ``anyOf``
+    branch), so compiling costs what the schema says, not what its every branch would."""
+
+    item: Node
+
+
+@dataclass(frozen=True)
 class Ref:
-    """A reference to a named rule of the enclosing :class:`Rules`; the way to express recursion."""
+    """A reference to a named rule of the enclosing :class:`Rules`; the way to express recursion.
+
+    ``depth`` is relative nesting for pretty-printed layouts: the rule is used ``depth`` levels
+    deeper than the rule holding the reference (see :class:`Indent`)."""
 
     name: Hashable
+    depth: int = 0
 
 
-Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Special, Seq, Alt, Repeat, Intersect, Complement, Ref]
+@dataclass(frozen=True)
+class Indent:
+    """A newline and the indentation of nesting level ``base + depth``, where ``base`` is the
+    level the enclosing rule is used at and the unit is :attr:`Rules.indent`.
+
+    Pretty-printed JSON (``json.dumps(indent=2)``) indents by depth, so a recursive schema
+    needs its rules at every depth; rules are written once, with relative depths, and the
+    engine instantiates each at the depths generation reaches."""
+
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class JsonChar:
+    """One character of a JSON string's content out of ``ranges``, in every JSON spelling
+    ``spelled`` allows (raw, short escape, ``\\uXXXX``). The engine knows the JSON string
+    spellings per vocabulary (which tokens are how many whole characters) and decides string
+    masks from tables instead of walking the vocabulary; ``spelled`` is the byte-level truth."""
+
+    ranges: Ranges
+    spelled: "Node"
+
+
+@dataclass(frozen=True)
+class AnyOrder:
+    """The members of a JSON object in any order, each at most once.
+
+    ``members``: ``(first, later, required)`` per declared property: the text of the member when
+    it comes first (after the opening brace) and after another one (with the separator).
+    ``extra``: the same pair for a member whose key is not declared (repeatable), or ``None``.
+    ``min``/``max`` bound the number of members. At least one member is written (the empty
+    object is the container's business). The engine tracks which members remain, building each
+    state when generation reaches it: ``n`` members have ``2**n`` subsets."""
+
+    members: tuple[tuple["Node", "Node", bool], ...]
+    extra: tuple["Node", "Node"] | None
+    min: int = 0
+    max: int | None = None
+
+
+Node = Union[Empty, Never, Bytes, ByteClass, CharClass, JsonChar, Special, Seq, Alt, Repeat, Intersect, Complement,
+             Lexeme, Lazy, Ref, Indent, AnyOrder]
 
 
 @dataclass(frozen=True, eq=False)
 class Rules:
-    """A grammar: named rules and the start rule.
-
-    ``rules`` may be any mapping, including one that builds rules on first access (JSON objects
-    whose properties may come in any order use keys like ``("props", remaining, count)``).
-    """
+    """A grammar: named rules and the start rule."""
 
     rules: Mapping[Hashable, Node]
     start: Hashable
+    indent: str = ""
+    """The text of one indentation level, for :class:`Indent` nodes."""
 
 
 # Small constructors that simplify as they build, so front ends can compose freely.
@@ -181,11 +243,13 @@ def seq(*items: Node) -> Node:
 
 def alt(*items: Node) -> Node:
     flat: list[Node] = []
+    seen: set[int] = set()  # by identity: structural == would recurse through deep trees
     for item in items:
         if isinstance(item, Never):
             continue
         for sub in item.items if isinstance(item, Alt) else (item,):
-            if sub not in flat:
+            if id(sub) not in seen:
+                seen.add(id(sub))
                 flat.append(sub)
     if not flat:
         return NEVER
@@ -202,6 +266,12 @@ def repeat(item: Node, min: int = 0, max: int | None = None) -> Node:
     if min == 1 and max == 1:
         return item
     return Repeat(item, min, max)
+
+
+def lexeme(item: Node) -> Node:
+    if isinstance(item, (Empty, Never, Lexeme)):
+        return item
+    return Lexeme(item)
 
 
 def optional(item: Node) -> Node:
@@ -221,3 +291,27 @@ def char_class(ranges: Iterable[tuple[int, int]]) -> Node:
 def byte_class(ranges: Iterable[tuple[int, int]]) -> Node:
     normalized = normalize_ranges(ranges)
     return ByteClass(normalized) if normalized else NEVER
+
+
+def walk(roots: "Iterable[Node]") -> "Iterator[Node]":
+    """Every node of the DAGs below ``roots``, each once, in no particular order (a loop, not
+    recursion: IR may nest as deep as its input)."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if isinstance(node, (Seq, Alt, Intersect)):
+            stack.extend(node.items)
+        elif isinstance(node, (Repeat, Complement, Lexeme, Lazy)):
+            stack.append(node.item)
+        elif isinstance(node, JsonChar):
+            stack.append(node.spelled)
+        elif isinstance(node, AnyOrder):
+            for first, later, _ in node.members:
+                stack.extend((first, later))
+            if node.extra is not None:
+                stack.extend(node.extra)

@@ -116,7 +116,7 @@ def prepend(rules: ir.Rules, head: ir.Node) -> ir.Rules:
 def wrap(rules: ir.Rules, body: ir.Node) -> ir.Rules:
     """A grammar whose start rule is ``body`` (which refers to ``rules.start`` as it likes)."""
     start = ("wrapped", rules.start)  # unique however many times a grammar is wrapped
-    return ir.Rules(_WithStart(rules.rules, start, body), start)
+    return ir.Rules(_WithStart(rules.rules, start, body), start, indent=rules.indent)
 
 
 class _WithStart(Mapping):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..errors import SchemaError
+from ..errors import OptionError, SchemaError
 from ..grammar import ir
 from ..grammar.ir import (EMPTY, NEVER, Alt, CharClass, Complement, Intersect, Node, Repeat, Seq,
                           alt, char_class, literal, normalize_ranges, repeat, seq)
@@ -110,7 +110,7 @@ def _unicode_escapes(ranges: ir.Ranges) -> Node:
 
 @lru_cache(maxsize=8192)
 def json_char(ranges: ir.Ranges) -> Node:
-    """The JSON-string spellings of one character out of ``ranges``.
+    """The JSON-string spellings of one character out of ``ranges``, as an :class:`~ir.JsonChar`.
 
     Non-ASCII characters: raw UTF-8 or ``\\uXXXX`` (surrogate pairs above the BMP). Control
     characters, ``"`` and ``\\``: their short escape or ``\\uXXXX``. Printable ASCII: raw only
@@ -119,53 +119,80 @@ def json_char(ranges: ir.Ranges) -> Node:
     JSON itself; decoders see the same strings either way.
     """
     ranges = normalize_ranges(ranges)
+    if not ranges:
+        return NEVER
     raw = _intersect_ranges(ranges, _RAW_ALLOWED)
     parts: list[Node] = [CharClass(raw)] if raw else []
     for cp, escape in _SHORT_ESCAPES.items():
         if any(lo <= cp <= hi for lo, hi in ranges):
             parts.append(literal(escape))
     parts.append(_unicode_escapes(_intersect_ranges(ranges, _ESCAPED_AS_UNICODE)))
-    return alt(*parts)
+    return ir.JsonChar(ranges, alt(*parts))
 
 
 ANY_JSON_CHAR = json_char(ALL_CHARS)
+_PLAIN_ASCII = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C, 0x2F}  # one spelling each: themselves
 
 
 def encode_chars(node: Node) -> Node:
-    """Map a character-level IR (what a decoded string must be) to JSON string-body bytes."""
+    """Map a character-level IR (what a decoded string must be) to JSON string-body bytes.
+    Post-order with an explicit stack: a pattern may nest as deep as its author likes."""
     memo: dict[int, tuple[Node, Node]] = {}
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in memo and memo[id(n)][0] is n:
+            continue
+        children: tuple[Node, ...] = ()
+        if isinstance(n, (Seq, Alt, Intersect)):
+            children = n.items
+        elif isinstance(n, (Repeat, Complement)):
+            children = (n.item,)
+        if children and not expanded:
+            stack.append((n, True))
+            stack.extend((c, False) for c in children)
+            continue
 
-    def walk(n: Node) -> Node:
-        hit = memo.get(id(n))
-        if hit is not None and hit[0] is n:
-            return hit[1]
+        def done(c: Node) -> Node:
+            return memo[id(c)][1]
+
         if isinstance(n, CharClass):
             out = json_char(n.ranges)
         elif isinstance(n, ir.Bytes):
-            out = seq(*(json_char(((ord(c), ord(c)),)) for c in n.value.decode("utf-8")))
+            out = string_body(n.value.decode("utf-8"))
         elif isinstance(n, Seq):
-            out = seq(*(walk(x) for x in n.items))
+            out = seq(*[done(x) for x in n.items])
         elif isinstance(n, Alt):
-            out = alt(*(walk(x) for x in n.items))
+            out = alt(*[done(x) for x in n.items])
         elif isinstance(n, Repeat):
-            out = repeat(walk(n.item), n.min, n.max)
+            out = repeat(done(n.item), n.min, n.max)
         elif isinstance(n, Intersect):
-            out = Intersect(tuple(walk(x) for x in n.items))
+            out = Intersect(tuple(done(x) for x in n.items))
         elif isinstance(n, Complement):
-            out = Complement(walk(n.item))
+            out = Complement(done(n.item))
         elif isinstance(n, (ir.Empty, ir.Never)):
             out = n
         else:
             raise SchemaError(f"cannot use {type(n).__name__} inside a JSON string")
         memo[id(n)] = (n, out)
-        return out
-
-    return walk(node)
+    return memo[id(node)][1]
 
 
 def string_body(text: str) -> Node:
     """The body (between quotes) of a JSON string equal to ``text``, in every spelling."""
-    return seq(*(json_char(((ord(c), ord(c)),)) for c in text))
+    parts: list[Node] = []
+    run: list[str] = []
+    for c in text:
+        if ord(c) in _PLAIN_ASCII:
+            run.append(c)
+            continue
+        if run:
+            parts.append(literal("".join(run)))
+            run = []
+        parts.append(json_char(((ord(c), ord(c)),)))
+    if run:
+        parts.append(literal("".join(run)))
+    return seq(*parts)
 
 
 def quoted(body: Node) -> Node:
@@ -173,50 +200,88 @@ def quoted(body: Node) -> Node:
 
 
 class Layout:
-    """Where whitespace may go between JSON tokens.
+    """Where whitespace may go between JSON tokens, and which lexeme carries it.
 
     ``"compact"``: none (``{"a":1,"b":[1,2]}``). ``"flexible"``: up to ``max_ws`` JSON whitespace
     characters in every gap. An ``int``: pretty-printed like ``json.dumps(value, indent=n)``.
+
+    Whitespace belongs to the lexeme after it (a value, a key, a comma, a closing bracket): a
+    *lead*. So every lexeme of a layout has a fixed shape, the same in every schema, and the
+    engine shares its token masks. Leads come in three kinds: ``"none"`` (the root value, and
+    anything in the compact layout), ``"gap"`` (the flexible layout's bounded run) and ``"nl"``
+    (a newline and the indentation of the lexeme's depth, pretty-printed); the depth of an
+    ``"nl"`` lead is relative to the rule it is in (:class:`~enforcer.grammar.ir.Indent`).
     """
 
     def __init__(self, whitespace: str | int = "compact", max_ws: int = 8):
         if isinstance(whitespace, bool) or not (whitespace in ("compact", "flexible") or isinstance(whitespace, int)):
-            raise ValueError(f"whitespace must be 'compact', 'flexible' or an indent (int), got {whitespace!r}")
+            raise OptionError(f"whitespace must be 'compact', 'flexible' or an indent (int), got {whitespace!r}")
         if isinstance(whitespace, int) and whitespace < 0:
-            raise ValueError("indent must be >= 0")
+            raise OptionError("indent must be >= 0")
+        if isinstance(max_ws, bool) or not isinstance(max_ws, int) or max_ws < 0:
+            raise OptionError(f"max_whitespace must be an integer >= 0, got {max_ws!r}")
         self.mode = whitespace
         self.max_ws = max_ws
-        self._gap = repeat(char_class([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 0, max_ws)
+        self.gap = repeat(char_class([(0x20, 0x20), (0x09, 0x0A), (0x0D, 0x0D)]), 0, max_ws)
 
     @property
-    def depth_dependent(self) -> bool:
-        return isinstance(self.mode, int)
+    def pretty(self) -> bool:
+        return isinstance(self.mode, int) and not isinstance(self.mode, bool)
 
-    def _indent(self, depth: int) -> Node:
-        return literal("\n" + " " * (self.mode * depth))  # type: ignore[operator]
+    @property
+    def indent_unit(self) -> str:
+        return " " * self.mode if self.pretty else ""  # type: ignore[operator]
 
-    def container(self, open_: str, close: str, items: Node, allow_empty: bool, depth: int) -> Node:
-        """``open_ items close``; ``items`` is the non-empty content (already separated)."""
-        empty = literal(open_ + close) if allow_empty else NEVER
-        if self.mode == "compact":
-            filled = seq(literal(open_), items, literal(close))
-        elif self.mode == "flexible":
-            empty = seq(literal(open_), self._gap, literal(close)) if allow_empty else NEVER
-            filled = seq(literal(open_), self._gap, items, self._gap, literal(close))
-        else:
-            filled = seq(literal(open_), self._indent(depth + 1), items, self._indent(depth), literal(close))
+    # -- leads --------------------------------------------------------------------------------
+
+    def item_lead(self) -> str:
+        """The lead kind of a value or key inside a container (after ``[``, ``{`` or ``,``)."""
+        return "gap" if self.mode == "flexible" else "nl" if self.pretty else "none"
+
+    def colon_lead(self) -> str:
+        """The lead kind of a value after a key."""
+        return "gap" if self.mode == "flexible" else "none"
+
+    def lead(self, kind: str, depth: int) -> Node:
+        """The text of a lead of ``kind`` for a lexeme at ``depth``."""
+        if kind == "gap":
+            return self.gap
+        if kind == "nl":
+            return ir.Indent(depth)
+        return EMPTY
+
+    # -- lexemes ------------------------------------------------------------------------------
+
+    def lexeme(self, lead: str, depth: int, *text: Node) -> Node:
+        """One lexeme: its lead, then ``text``."""
+        return ir.lexeme(seq(self.lead(lead, depth), *text))
+
+    def inner_gap(self) -> Node:
+        """Whitespace inside an empty container (``{ }``)."""
+        return self.gap if self.mode == "flexible" else EMPTY
+
+    def comma(self) -> Node:
+        return ir.lexeme(seq(self.gap, literal(","))) if self.mode == "flexible" else ir.lexeme(literal(","))
+
+    def colon(self) -> Node:
+        """What follows a key: ``:`` (with the space of the pretty layout)."""
+        if self.mode == "flexible":
+            return seq(self.gap, literal(":"))
+        return literal(": ") if self.pretty else literal(":")
+
+    def close(self, bracket: str, depth: int) -> Node:
+        """The closing bracket of a non-empty container at ``depth``."""
+        if self.mode == "flexible":
+            return ir.lexeme(seq(self.gap, literal(bracket)))
+        if self.pretty:
+            return ir.lexeme(seq(ir.Indent(depth), literal(bracket)))
+        return ir.lexeme(literal(bracket))
+
+    def container(self, lead: str, depth: int, open_: str, close: str, items: Node, allow_empty: bool) -> Node:
+        """``open_ items close``, or the empty container; ``items`` is the non-empty content
+        (its first item carries the item lead)."""
+        empty = self.lexeme(lead, depth, literal(open_), self.inner_gap(), literal(close)) if allow_empty else NEVER
+        if isinstance(items, ir.Never):
+            return empty
+        filled = seq(self.lexeme(lead, depth, literal(open_)), items, self.close(close, depth))
         return alt(empty, filled)
-
-    def item_separator(self, depth: int) -> Node:
-        if self.mode == "compact":
-            return literal(",")
-        if self.mode == "flexible":
-            return seq(self._gap, literal(","), self._gap)
-        return seq(literal(","), self._indent(depth + 1))
-
-    def key_separator(self) -> Node:
-        if self.mode == "compact":
-            return literal(":")
-        if self.mode == "flexible":
-            return seq(self._gap, literal(":"), self._gap)
-        return literal(": ")

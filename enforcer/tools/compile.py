@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..compile import json_grammar
+from ..compile import _compiler
 from ..engine import Grammar
+from ..errors import OptionError, SchemaError
 from ..grammar import ir
-from ..grammar.text import DEFAULT_TEXT_LENGTH, Reasoning, free_text, marker, markers, with_reasoning, wrap
+from ..grammar.text import DEFAULT_TEXT_LENGTH, Reasoning, with_reasoning, wrap
 from ..vocab import Vocabulary
 from .formats import ToolFormat, tool_format
 from .spec import Tool, normalize_tools, resolve_tool_choice
@@ -32,7 +33,7 @@ from .spec import Tool, normalize_tools, resolve_tool_choice
 
 def compile_tools(tools: Any, vocab: Vocabulary, *, tool_choice: Any = "auto", parallel_tool_calls: bool = False,
                   format: str | ToolFormat = "json", reasoning: Any = None, max_calls: int | None = None,
-                  max_text_length: int = DEFAULT_TEXT_LENGTH, **json_options: Any) -> Grammar:
+                  max_text_length: int = DEFAULT_TEXT_LENGTH, compiler: Any = None, **json_options: Any) -> Grammar:
     """The output is a tool call (or text, or several calls) in ``format``.
 
     ``tools``: OpenAI tool objects, pydantic model classes or typed functions. ``tool_choice``:
@@ -41,24 +42,54 @@ def compile_tools(tools: Any, vocab: Vocabulary, *, tool_choice: Any = "auto", p
     ``reasoning``: a bounded free-text block first (``True`` for ``<think>…</think>``).
     ``max_text_length``: the bound, in characters, of free text. ``json_options`` go to the
     JSON Schema compiler (``whitespace``, ``property_order``, ``strict``, ``max_whitespace``).
+
+    A bad tool list or ``tool_choice`` raises :class:`~enforcer.SchemaError` (an error in a
+    tool's ``parameters`` points into ``tools``: ``#/1/function/parameters/...``); a bad option
+    raises :class:`~enforcer.OptionError`.
     """
     from ..schema.compiler import SchemaCompiler
 
     specs = normalize_tools(tools)
     fmt = tool_format(format)
     mode, callable_tools = resolve_tool_choice(tool_choice, specs)
-    if max_calls is not None and max_calls < 1:
-        raise ValueError(f"max_calls must be at least 1, got {max_calls}")
-    as_array = fmt.calls == "array" or (fmt.calls == "array_if_parallel" and parallel_tool_calls)
+    _check_options(parallel_tool_calls, max_calls, max_text_length)
+    try:
+        block = Reasoning.of(reasoning)
+    except ValueError as e:
+        raise OptionError(str(e)) from None
+    as_array = fmt.as_array(parallel_tool_calls)
     limit = max_calls if parallel_tool_calls else 1
     payload = calls_schema(callable_tools, fmt, array=as_array, max_items=limit)
-    max_ws = json_options.pop("max_whitespace", 8)
-    compiler = SchemaCompiler(payload, max_ws=max_ws, **json_options)
-    rules = compiler.compile()
-    calls = _calls(fmt, ir.Ref(rules.start), vocab, repeat=not as_array and parallel_tool_calls, max_calls=max_calls)
-    body = _answer(mode, fmt, calls, vocab, max_text_length)
-    rules = with_reasoning(wrap(rules, body), Reasoning.of(reasoning), vocab)
-    return json_grammar(rules, vocab, source=f"tools ({fmt.name}, {mode})", approximations=compiler.approximations)
+    options = dict(json_options)
+    options["max_ws"] = options.pop("max_whitespace", 8)
+    layout = fmt.layout
+    owner = _compiler(vocab, compiler)
+    try:  # a schema error may come from any step up to the grammar
+        front = SchemaCompiler(payload, limits=owner.limits, is_empty=owner.is_empty, **options)
+        rules = front.compile()
+        calls = layout.calls(fmt, ir.Ref(rules.start), vocab, repeat=not as_array and parallel_tool_calls,
+                             max_calls=max_calls)
+        body = layout.answer(fmt, mode, calls, vocab, max_text_length)
+        rules = with_reasoning(wrap(rules, body), block, vocab)
+        grammar = owner.build(rules, source=f"tools ({fmt.name}, {mode})")
+        grammar.approximations = list(front.approximations)
+    except SchemaError as e:
+        pointer = _in_tools_list(e.pointer, e.keyword, callable_tools, fmt, as_array)
+        raise (e if pointer is None else e.with_pointer(pointer)) from None
+    grammar.approximations = [(_in_tools_list(pointer, keyword, callable_tools, fmt, as_array) or pointer, keyword, what)
+                              for pointer, keyword, what in grammar.approximations]
+    return grammar
+
+
+def _check_options(parallel_tool_calls: Any, max_calls: Any, max_text_length: Any) -> None:
+    if not isinstance(parallel_tool_calls, bool):
+        raise OptionError(f"parallel_tool_calls must be True or False, got {parallel_tool_calls!r}")
+    if max_calls is not None and (not isinstance(max_calls, int) or isinstance(max_calls, bool)):
+        raise OptionError(f"max_calls must be an integer or None, got {max_calls!r}")
+    if max_calls is not None and max_calls < 1:
+        raise OptionError(f"max_calls must be at least 1, got {max_calls}")
+    if not isinstance(max_text_length, int) or isinstance(max_text_length, bool) or max_text_length < 0:
+        raise OptionError(f"max_text_length must be an integer >= 0, got {max_text_length!r}")
 
 
 def call_schema(tool: Tool, fmt: ToolFormat, index: int) -> dict:
@@ -81,20 +112,51 @@ def calls_schema(tools: list[Tool], fmt: ToolFormat, *, array: bool, max_items: 
     return schema
 
 
-def _calls(fmt: ToolFormat, call: ir.Node, vocab: Vocabulary, *, repeat: bool, max_calls: int | None) -> ir.Node:
-    begin, end = markers(fmt.begin, vocab), markers(fmt.end, vocab)
-    unit = ir.seq(begin, call, end) if fmt.per_call else call
-    more = ir.repeat(ir.seq(ir.literal(fmt.separator), unit), 0, None if max_calls is None else max_calls - 1) \
-        if repeat else ir.EMPTY
-    group = ir.seq(unit, more)
-    return group if fmt.per_call else ir.seq(begin, group, end)
+def _parameters_pointer(position: int, count: int, fmt: ToolFormat, array: bool) -> str:
+    """Where :func:`calls_schema` put the parameters of the tool at ``position`` of ``count``."""
+    pointer = "#/items" if array else "#"
+    if count > 1:
+        pointer += f"/anyOf/{position}"
+    return f"{pointer}/properties/{fmt.arguments_key}"
 
 
-def _answer(mode: str, fmt: ToolFormat, calls: ir.Node, vocab: Vocabulary, max_text_length: int) -> ir.Node:
-    if mode == "required":
-        return calls
-    if fmt.trigger is not None:
-        text = free_text(max_text_length, excluding=[marker(fmt.trigger, vocab)])
-        return text if mode == "none" else ir.seq(text, ir.optional(calls))
-    text = free_text(max_text_length, no_leading=ir.ByteClass(((ord("["), ord("[")), (ord("{"), ord("{")))))
-    return text if mode == "none" else ir.alt(calls, text)
+def _in_tools_list(pointer: str, keyword: str | None, tools: list[Tool], fmt: ToolFormat, array: bool) -> str | None:
+    """A pointer into the schema built around the tools, moved into the list the user passed
+    (``#/1/function/parameters/...``); ``None`` if it is not inside a tool's parameters.
+
+    The schema compiler reports a pointer into the whole calls schema (with the position of the
+    tool in the union of calls, or without it), or, for a place reached through a ``$ref``
+    inside a tool's own ``$defs``, into that tool's parameters alone (their ``$id`` is the
+    base)."""
+    pointer = pointer or ""
+    for position, tool in enumerate(tools):
+        prefix = _parameters_pointer(position, len(tools), fmt, array)
+        if pointer == prefix or pointer.startswith(prefix + "/"):
+            return tool.pointer + pointer[len(prefix):]
+    # Without the position (the union of calls compiled as one, or a $ref's own base): the tool
+    # is the first whose parameters have that place, holding the keyword named.
+    merged = _parameters_pointer(0, 1, fmt, array)
+    inner = pointer[len(merged):] if pointer == merged or pointer.startswith(merged + "/") else pointer[1:]
+    if pointer.startswith("#"):
+        for tool in tools:
+            found = _resolve(tool.parameters, "#" + inner)
+            if found is not _MISSING and (keyword is None or (isinstance(found, dict) and keyword in found)):
+                return tool.pointer + inner
+    return None
+
+
+_MISSING = object()
+
+
+def _resolve(schema: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (``#/a/b``) in ``schema``, or ``_MISSING``."""
+    node = schema
+    for part in pointer[2:].split("/") if len(pointer) > 1 else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node

@@ -26,6 +26,7 @@ class Tool:
     name: str
     description: str
     parameters: dict
+    pointer: str = ""  # where ``parameters`` is in the user's tools list: errors point there
 
 
 def normalize_tools(tools: Any) -> list[Tool]:
@@ -69,7 +70,7 @@ def _tool(tool: Any, index: int) -> Tool:
     if not _NAME.match(name):
         raise SchemaError(f"tool name {name!r} must be 1-64 letters, digits, '_', '.' or '-'", pointer=f"{where}/name")
     _check_parameters(parameters, f"{where}/parameters", name)
-    return Tool(name, description if isinstance(description, str) else "", parameters)
+    return Tool(name, description if isinstance(description, str) else "", parameters, f"{where}/parameters")
 
 
 def _check_parameters(parameters: Any, pointer: str, name: str) -> None:

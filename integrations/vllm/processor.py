@@ -15,7 +15,12 @@ vLLM 0.32 has two model runners with two processor interfaces that share one ent
 One class that is a subclass of both and picks its implementation by how vLLM constructs it lets
 one entry point serve either runner; without it, installing enforcer would stop the V2 runner
 from starting. The implementations (:class:`_V1Requests`, :class:`_V2Slots`) share everything
-but the bookkeeping: the lazily built vocabulary, the grammar cache and the batched masking.
+but the bookkeeping: the lazily built vocabulary, the request layer (:mod:`enforcer.service`:
+constraints, the grammar cache, the failure policy) and the batched masking.
+
+The failure policy is the service's: a request whose constraint cannot be enforced (it does not
+compile for this model, a sampled token is rejected, a mask cannot be computed) fails closed
+(EOS only, logged once); the other requests of the batch carry on.
 
 Requests without a constraint key in ``extra_args`` cost nothing: with none constrained in the
 batch, ``apply`` returns at once, and the vocabulary is only built for the first constrained one.
@@ -23,19 +28,19 @@ batch, ``apply`` returns at once, and the vocabulary is only built for the first
 
 from __future__ import annotations
 
-import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from enforcer import Matcher
+from enforcer import OptionError
 from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace
+from enforcer.service import (ConstraintError, ConstraintService, GuardedMatcher, closed_matcher, parse_constraint,
+                              validate_constraint)
 from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
 from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
 
-from .constraints import Constraint, ConstraintError, GrammarCache, parse_constraint, validate_constraint
-from .vocabulary import vocabulary_for
+from .vocabulary import register_engine_model, service_for, validation_service, vocabulary_for
 
 try:  # Model Runner V2 (vLLM >= 0.3x); absent in older releases
     from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
@@ -46,48 +51,42 @@ if TYPE_CHECKING:
     from vllm import SamplingParams
     from vllm.config import VllmConfig
 
-logger = logging.getLogger("enforcer.integrations.vllm")
-
-
-_NOTHING = Constraint("regex", "")  # matches only the empty output: EOS is the only token allowed
-
 
 class _Masker:
-    """What both runners share: one vocabulary and grammar cache per model, one bitmask for the
-    batch, and the masking of the constrained rows in a single call on the logits' device."""
+    """What both runners share: one vocabulary and constraint service per model, one bitmask for
+    the batch, and the masking of the constrained rows in a single call on the logits' device."""
 
     def __init__(self, vllm_config: VllmConfig, max_rows: int):
         self.vllm_config = vllm_config
         self.max_rows = max_rows
-        self._grammars: GrammarCache | None = None
+        self._service: ConstraintService | None = None
         self._bitmask: torch.Tensor | None = None
+        register_engine_model(vllm_config.model_config)
 
     @property
-    def grammars(self) -> GrammarCache:
-        if self._grammars is None:  # first constrained request: build the vocabulary now
-            self._grammars = GrammarCache(vocabulary_for(self.vllm_config.model_config))
-        return self._grammars
+    def service(self) -> ConstraintService:
+        if self._service is None:  # first constrained request: build the vocabulary now
+            self._service = service_for(vocabulary_for(self.vllm_config.model_config))
+        return self._service
 
-    def matcher_for(self, params: SamplingParams) -> Matcher | None:
+    def matcher_for(self, params: SamplingParams, where: str) -> GuardedMatcher | None:
         """A fresh matcher for the request's constraint, or ``None`` for a free request.
 
-        ``validate_params`` has compiled the constraint against a byte vocabulary already; should
-        it still fail against the model's (an exception here would stop the whole engine), the
-        request fails closed: it may only end (EOS at once, empty output) and the error is logged.
+        Never raises (an exception here would stop the whole engine): ``validate_params`` has
+        checked the request already; should its constraint still fail here, the request fails
+        closed, logged.
         """
-        constraint = parse_constraint(params.extra_args)
+        try:
+            constraint = parse_constraint(params.extra_args)
+        except ConstraintError as e:
+            return GuardedMatcher(None, closed_matcher(self.service.vocab), label=where, failure=str(e))
         if constraint is None:
             return None
-        try:
-            return self.grammars.get(constraint).matcher()
-        except Exception:  # noqa: BLE001 - any compile error must not take the engine down
-            logger.exception("enforcer: the %s constraint does not compile for this model; "
-                             "the request will end with empty output", constraint.kind)
-            return self.grammars.get(_NOTHING).matcher()
+        return self.service.matcher(constraint, label=f"{where} ({constraint.kind})")
 
-    def mask(self, logits: torch.Tensor, rows: list[int], matchers: list[Matcher]) -> torch.Tensor:
+    def mask(self, logits: torch.Tensor, rows: list[int], matchers: list[GuardedMatcher]) -> torch.Tensor:
         """Mask ``logits[rows[k]]`` with ``matchers[k]``'s allowed tokens, in place."""
-        vocab = self.grammars.vocab
+        vocab = self.service.vocab
         if self._bitmask is None:
             self._bitmask = allocate_token_bitmask(self.max_rows, vocab.size)
         for k, matcher in enumerate(matchers):
@@ -97,19 +96,6 @@ class _Masker:
         return apply_token_bitmask_inplace(logits, self._bitmask[: len(rows)], vocab_size=vocab.size, rows=index)
 
 
-def _advance(matcher: Matcher, tokens: list[int], where: str) -> bool:
-    """Feed newly sampled tokens; ``False`` (logged) if one was not allowed, which only happens
-    when something after us changed the sampled token (the request is then left unconstrained
-    rather than failing the whole engine)."""
-    try:
-        for token in tokens:
-            matcher.advance(token)
-    except ValueError as e:
-        logger.error("enforcer: %s: %s; the request is no longer constrained", where, e)
-        return False
-    return True
-
-
 class _V1Requests:
     """V1 bookkeeping: matchers by persistent-batch index, fed from each request's live output
     list (vLLM appends to it; async scheduling leaves -1 placeholders that it repairs before
@@ -117,7 +103,7 @@ class _V1Requests:
 
     def __init__(self, vllm_config: VllmConfig):
         self.masker = _Masker(vllm_config, vllm_config.scheduler_config.max_num_seqs)
-        self.requests: dict[int, tuple[Matcher, list[int]]] = {}
+        self.requests: dict[int, tuple[GuardedMatcher, list[int]]] = {}
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
         if batch_update is None:
@@ -125,7 +111,7 @@ class _V1Requests:
         for index in batch_update.removed:
             self.requests.pop(index, None)
         for index, params, _prompt, output in batch_update.added:
-            matcher = self.masker.matcher_for(params)
+            matcher = self.masker.matcher_for(params, f"the request added in batch row {index}")
             if matcher is None:
                 self.requests.pop(index, None)  # a free request took over this index
             else:  # also a preempted request coming back: replay what it already generated
@@ -148,9 +134,7 @@ class _V1Requests:
                     "enforcer: vLLM has not filled in the last sampled token (async scheduling). "
                     "Name the processor explicitly (--logits-processors "
                     "enforcer.integrations.vllm:EnforcerLogitsProcessor) or pass --no-async-scheduling")
-            if not _advance(matcher, new, f"batch row {index}"):
-                del self.requests[index]
-                continue
+            matcher.advance_all(new)  # a rejected token fails the request closed: EOS next
             rows.append(index)
             matchers.append(matcher)
         return self.masker.mask(logits, rows, matchers) if rows else logits
@@ -166,16 +150,16 @@ class _V2Slots:
         self.req_states = req_states
         self.masker = _Masker(vllm_config, req_states.max_num_reqs)
         self.speculative = vllm_config.speculative_config is not None
-        self.slots: dict[int, Matcher] = {}
+        self.slots: dict[int, GuardedMatcher] = {}
 
     def add_request(self, slot: int, params: SamplingParams) -> bool:
-        matcher = self.masker.matcher_for(params)
+        matcher = self.masker.matcher_for(params, f"the request in slot {slot}")
         if matcher is None:
             self.slots.pop(slot, None)
             return False
-        if self.speculative:
-            raise ConstraintError("the enforcer logits processor does not support speculative decoding; "
-                                  "use its structured-output backend (ENFORCER_VLLM_BACKEND=1)")
+        if self.speculative:  # validate_params refuses these where it sees the config
+            matcher = GuardedMatcher(None, closed_matcher(self.masker.service.vocab), label=matcher.label,
+                                     failure=_SPECULATIVE)
         self.slots[slot] = matcher
         return True
 
@@ -219,8 +203,7 @@ class _V2Slots:
         for slot, token in zip(owners, tokens):
             new.setdefault(slot, []).append(token)
         for slot, toks in new.items():
-            if not _advance(self.slots[slot], toks, f"request slot {slot}"):
-                del self.slots[slot]
+            self.slots[slot].advance_all(toks)  # a rejected token fails the request closed: EOS next
 
 
 class _Idle:
@@ -239,6 +222,9 @@ class _Idle:
     def apply(self, logits: torch.Tensor, ctx: Any = None) -> torch.Tensor:
         return logits
 
+
+_SPECULATIVE = ("the enforcer logits processor does not support speculative decoding; use its "
+                "structured-output backend (ENFORCER_VLLM_BACKEND=1)")
 
 _ACTIVE: weakref.WeakValueDictionary[int, EnforcerLogitsProcessor] = weakref.WeakValueDictionary()
 
@@ -269,13 +255,20 @@ class EnforcerLogitsProcessor(V1LogitsProcessor, V2LogitsProcessor):
         elif len(args) == 1:  # V2: (req_states)
             self._impl = _V2Slots(vllm_config, args[0])
         else:
-            raise TypeError("EnforcerLogitsProcessor(vllm_config, device, is_pin_memory) or "
-                            "EnforcerLogitsProcessor(vllm_config, req_states)")
+            raise OptionError("EnforcerLogitsProcessor(vllm_config, device, is_pin_memory) or "
+                              "EnforcerLogitsProcessor(vllm_config, req_states)")
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
-        """Reject, at admission, a request whose constraint is malformed or does not compile."""
-        validate_constraint(sampling_params.extra_args)
+        """Reject, at admission, a request whose constraint is malformed or does not compile for
+        the model (its real vocabulary, special tokens included, where vLLM's frontend can be
+        found; else a byte vocabulary that refuses nothing the model could accept)."""
+        if parse_constraint(sampling_params.extra_args) is None:
+            return  # free requests cost a dict lookup
+        service, config = validation_service()
+        if config is not None and config.speculative_config is not None:
+            raise ConstraintError(_SPECULATIVE)
+        validate_constraint(sampling_params.extra_args, service)
 
     def is_argmax_invariant(self) -> bool:
         """Masking changes the argmax: greedy requests must be masked too."""

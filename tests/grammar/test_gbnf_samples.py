@@ -128,7 +128,7 @@ def test_near_misses_are_rejected(tok, name):
 def _state_size(grammar, matcher) -> int:
     """Nodes in the derivative expression of the matcher's state (test-only peek at a private
     table): it grows with what is still open (strings, brackets, pending rules)."""
-    seen, stack = set(), [grammar._exprs[matcher.state]]
+    seen, stack = set(), [grammar._automaton.exprs[matcher.state]]
     while stack:
         e = stack.pop()
         if e.uid not in seen:

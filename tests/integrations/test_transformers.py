@@ -52,6 +52,49 @@ def test_narrow_logits_are_a_clear_error():
         apply_token_bitmask_inplace(torch.zeros(1, 100), allocate_token_bitmask(1, 128), vocab_size=128)
 
 
+def test_numpy_bitmask_and_numpy_logits_as_in_the_readme_loop():
+    """The README's loop fills a numpy bitmask: masking takes it, for torch or numpy logits."""
+    bitmask = np.zeros((1, 2), dtype=np.int32)
+    bitmask[0, 0] = 0b1001
+    bitmask[0, 1] = 1  # token 32
+    logits = torch.zeros(1, 40)
+    assert apply_token_bitmask_inplace(logits, bitmask, vocab_size=40) is logits
+    assert torch.isfinite(logits[0]).nonzero().flatten().tolist() == [0, 3, 32]
+    as_numpy = np.zeros((1, 40), dtype=np.float32)
+    assert apply_token_bitmask_inplace(as_numpy, bitmask, vocab_size=40) is as_numpy
+    assert np.flatnonzero(np.isfinite(as_numpy[0])).tolist() == [0, 3, 32]
+    one_row = np.zeros(40, dtype=np.float32)  # a single row of logits, as a 1-d array
+    apply_token_bitmask_inplace(one_row, bitmask[0], vocab_size=40)
+    assert np.flatnonzero(np.isfinite(one_row)).tolist() == [0, 3, 32]
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.uint8, torch.float32, np.int64, np.bool_, np.uint32])
+def test_a_bitmask_of_another_dtype_is_refused(dtype):
+    """An int64 or bool bitmask has another layout: read as packed int32 it masks the wrong tokens."""
+    from enforcer import EnforcerError
+
+    if isinstance(dtype, torch.dtype):
+        bitmask = torch.ones((1, 64), dtype=dtype)
+    else:
+        bitmask = np.ones((1, 64), dtype=dtype)
+    with pytest.raises(EnforcerError, match="int32"):
+        apply_token_bitmask_inplace(torch.zeros(1, 64), bitmask, vocab_size=64)
+
+
+def test_shapes_that_do_not_fit_are_refused():
+    from enforcer import EnforcerError
+
+    with pytest.raises(EnforcerError, match="rows"):
+        apply_token_bitmask_inplace(torch.zeros(3, 64), allocate_token_bitmask(2, 64), vocab_size=64)
+    with pytest.raises(EnforcerError, match="2-d"):
+        apply_token_bitmask_inplace(torch.zeros(2, 3, 64), allocate_token_bitmask(2, 64), vocab_size=64)
+    with pytest.raises(EnforcerError, match="floating"):
+        apply_token_bitmask_inplace(torch.zeros(1, 64, dtype=torch.int64), allocate_token_bitmask(1, 64),
+                                    vocab_size=64)
+    with pytest.raises(EnforcerError, match="torch tensor or a numpy array"):
+        apply_token_bitmask_inplace([[0.0] * 64], allocate_token_bitmask(1, 64), vocab_size=64)
+
+
 # -- a tiny random Llama with the Llama 3 vocabulary, a padded head and three EOS ids ------------
 
 @pytest.fixture(scope="module")
@@ -252,3 +295,55 @@ def test_smollm2_calls_the_tool_it_is_asked_for(smollm2):
                              pad_token_id=tokenizer.pad_token_id or 2)
         calls = parse_tool_calls(out[0, inputs["input_ids"].shape[1]:].tolist(), TOOLS, vocab=named.grammar.vocab)
         assert [c["name"] for c in calls] == [expected]
+
+
+# -- reuse and the failure policy ---------------------------------------------------------------------
+
+def test_one_processor_serves_two_generate_calls(tiny):
+    """A second generate call with the same processor starts a new generation: its prompt is not
+    read as output of the first (that ended in RecursionError)."""
+    model, tokenizer = tiny
+    processor = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    for text in ["JSON:", "Another, longer prompt for the second call, in JSON please:", "J:"]:
+        prompt = tokenizer(text, return_tensors="pt")
+        out = model.generate(**prompt, logits_processor=[processor], max_new_tokens=40, do_sample=False,
+                             pad_token_id=128004)
+        tokens = _generated(out, prompt["input_ids"].shape[1])[0]
+        text, _ = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), SMALL)
+
+
+def test_a_forbidden_token_fails_closed(tiny, caplog):
+    """A processor after ours forces a token the grammar forbids: that row may then only end
+    (EOS next), the failure is logged once, and generate does not raise."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    model, tokenizer = tiny
+    bad = tokenizer.convert_tokens_to_ids("hello")
+
+    class ForceOnce(LogitsProcessor):
+        calls = 0
+
+        def __call__(self, input_ids, scores):
+            ForceOnce.calls += 1
+            if ForceOnce.calls == 2:  # after "{" comes a forced "hello"
+                scores[:, bad] = 1e9
+            return scores
+
+    ours = JsonSchemaLogitsProcessor(SMALL, tokenizer, model=model)
+    prompt = tokenizer("JSON:", return_tensors="pt")
+    with caplog.at_level("ERROR", logger="enforcer"):
+        out = model.generate(**prompt, logits_processor=LogitsProcessorList([ours, ForceOnce()]), do_sample=False,
+                             max_new_tokens=20, pad_token_id=128004)
+    tokens = _generated(out, prompt["input_ids"].shape[1])[0]
+    assert tokens[1] == bad and tokens[2] in LLAMA3_EOS  # closed: only EOS after the bad token
+    assert caplog.text.count("fails closed") == 1
+
+
+def test_prefix_function_fails_closed_too(tiny):
+    model, tokenizer = tiny
+    fn = build_prefix_allowed_tokens_fn(tokenizer, SMALL, model=model)
+    prompt = [1, 2, 3]
+    assert max(fn(0, torch.tensor(prompt))) < 128_264
+    bad = tokenizer.convert_tokens_to_ids("hello")  # JSON cannot start with it
+    assert sorted(fn(0, torch.tensor(prompt + [bad]))) == LLAMA3_EOS

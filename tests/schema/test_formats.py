@@ -85,11 +85,12 @@ def test_suite(name: str) -> None:
 
 def test_suite_through_the_engine() -> None:
     """The languages survive JSON escaping and lowering to bytes unchanged."""
-    from enforcer.grammar.lower import Lowering
+    from enforcer.engine.expr import ExprFactory
+    from enforcer.engine.lower import Lowering
     from enforcer.schema.json_text import encode_chars
 
     for name in sorted(FORMATS):
-        lowering = Lowering()
+        lowering = Lowering(ExprFactory())
         expr = lowering.lower(encode_chars(format_language(name)))
         f = lowering.factory
         for fmt, text, valid in SUITE_CASES:

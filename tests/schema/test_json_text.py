@@ -8,14 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enforcer.grammar import ir
-from enforcer.grammar.lower import Lowering
+from enforcer.engine.expr import ExprFactory
+from enforcer.engine.lower import Lowering
 from enforcer.schema.json_text import ANY_JSON_CHAR, Layout, hex_range, json_char, quoted, string_body
 
 
-def accepts(node: ir.Node, data: bytes) -> bool:
-    lowering = Lowering()
-    factory = lowering.factory
-    return factory.nullable(factory.derive_bytes(lowering.lower(node), data))
+def accepts(node: ir.Node | ir.Rules, data: bytes) -> bool:
+    if isinstance(node, ir.Rules):
+        lowering = Lowering(ExprFactory(), node)
+        expr = lowering.start()
+    else:
+        lowering = Lowering(ExprFactory())
+        expr = lowering.lower(node)
+    return lowering.factory.matches(expr, data)
 
 
 ANY_STRING = quoted(ir.repeat(ANY_JSON_CHAR))
@@ -78,9 +83,9 @@ def test_layouts_match_json_dumps():
     value = {"a": [1, {"b": None, "c": "x"}], "d": {}, "e": []}
     for whitespace, dumps in (("compact", json.dumps(value, separators=(",", ":"))),
                               (2, json.dumps(value, indent=2)), (4, json.dumps(value, indent=4))):
-        node = SchemaCompiler(True, whitespace=whitespace).constant(value, 0)
+        node = SchemaCompiler(True, whitespace=whitespace).constant(value)
         assert accepts(node, dumps.encode()), whitespace
-    flexible = SchemaCompiler(True, whitespace="flexible").constant(value, 0)
+    flexible = SchemaCompiler(True, whitespace="flexible").constant(value)
     assert accepts(flexible, json.dumps(value, indent=1).encode())
     assert accepts(flexible, json.dumps(value).encode())
     assert not accepts(flexible, ("{" + " " * 9 + '"a"').encode())  # whitespace is bounded

@@ -1,15 +1,20 @@
-"""The per-vocabulary table of JSON string content tokens must agree with the grammar exactly."""
+"""The per-vocabulary JSON string tables and the lexeme-split masks must agree with a plain walk.
+
+The engine builds a state's mask from shared parts (a lexeme's inner tokens, string tables by
+character class and length, crossings below a lexeme's exit nodes); ``Grammar.reference_mask``
+walks the whole trie with the whole state and nothing else. Random walks through schemas that
+exercise every shortcut compare the two at every step.
+"""
 
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
-from enforcer.engine import Grammar
-from enforcer.grammar.lower import Lowering
-from enforcer.schema.compiler import SchemaCompiler
-from enforcer.schema.json_tokens import string_character_count
+from enforcer import compile_json_schema
+from enforcer.schema.json_tokens import END, INVALID, PARTIAL, QUOTE, read, string_character_count
 
 
 @pytest.mark.parametrize("piece, count", [
@@ -21,40 +26,67 @@ def test_character_counts(piece, count):
     assert string_character_count(piece) == count
 
 
-def _grammars(schema, vocab):
-    """The same schema compiled with and without the content-token table."""
-    from enforcer import compile_json_schema
+@pytest.mark.parametrize("piece, kind, chars, partial", [
+    (b"ab", END, [97, 98], ()),
+    (b'ab",', QUOTE, [97, 98], ()),
+    (b"a\\", PARTIAL, [97], ((0, 0x1F), (0x22, 0x22), (0x2F, 0x2F), (0x5C, 0x5C), (0x7F, 0xD7FF), (0xE000, 0x10FFFF))),
+    (b"\\u004", INVALID, [], ()),  # \u0040-\u004f are printable ASCII: written raw only
+    (b"\\u00", PARTIAL, [], ((0, 0x1F), (0x22, 0x22), (0x5C, 0x5C), (0x7F, 0xFF))),
+    (b"\xe6\x97", PARTIAL, [], ((0x65C0, 0x65FF),)),
+    (b"\\ud83d\\ude", PARTIAL, [], ((0x1F600, 0x1F6FF),)),
+    (b"\xed\xa0", INVALID, [], ()),  # a surrogate has no UTF-8 form
+])
+def test_reading_tokens_inside_strings(piece, kind, chars, partial):
+    k, _, _, cps, ranges = read(piece)
+    assert (k, cps, ranges) == (kind, chars, partial)
 
-    fast = compile_json_schema(schema, vocab)
-    lowering = Lowering(SchemaCompiler(schema).compile())
-    slow = Grammar(lowering.factory, lowering.start(), vocab)
-    return fast, slow
 
-
-@pytest.mark.parametrize("schema", [
+SCHEMAS = [
     {"type": "string", "maxLength": 6},
     {"type": "string", "minLength": 2, "maxLength": 40},
+    {"type": "string", "pattern": "^[a-z_]+$", "maxLength": 9},
+    {"type": "string", "pattern": "^[A-Z]{2,3}$"},
     {"type": "object", "properties": {"s": {"type": "string"}, "t": {"type": "string", "maxLength": 3}},
      "required": ["s", "t"], "additionalProperties": False},
     {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 3},
     {"type": "object", "additionalProperties": {}},
-])
-def test_fast_string_masks_equal_the_full_walk(schema, llama3_vocab, monkeypatch):
-    fast, slow = _grammars(schema, llama3_vocab)
-    used = []
-    original = fast._runs_mask
-    monkeypatch.setattr(fast, "_runs_mask", lambda sid: used.append(sid) or original(sid))
-    rng = random.Random(repr(schema))
-    for _ in range(3):
-        a, b = fast.matcher(), slow.matcher()
-        for _ in range(40):
-            allowed = a.allowed_token_ids()
-            assert allowed == b.allowed_token_ids()
-            choices = [t for t in allowed if t not in llama3_vocab.eos_token_ids]
-            if not choices or rng.random() < 0.05:
-                break
-            token = rng.choice(choices)
-            a.advance(token)
-            b.advance(token)
-    assert not slow._runs
-    assert any(original(sid) is not None for sid in used), "the content-token path was never taken"
+    {"type": "object", "properties": {"name": {"type": "string"}, "nap": {"type": "integer"}},
+     "additionalProperties": {"type": "number"}},
+    {"type": "object", "propertyNames": {"pattern": "^[a-c]+$"}, "additionalProperties": {"type": "boolean"}},
+    {"enum": ["red", "green", "blue", 1, None, {"a": [1, 2]}]},
+    {"type": "object", "properties": {"when": {"type": "string", "format": "date"},
+                                      "n": {"type": "number", "minimum": -2.5, "maximum": 100}}},
+]
+
+
+def _walk_compare(grammar, vocab, rng: random.Random, steps: int, check_every: int) -> None:
+    matcher = grammar.matcher()
+    eos = vocab.eos_token_ids
+    for step in range(steps):
+        state = matcher.state
+        fast = grammar.token_mask(state)
+        if step % check_every == 0:
+            assert np.array_equal(fast, grammar.reference_mask(state)), (grammar.source, step)
+        allowed = [t for t in matcher.allowed_token_ids() if t not in eos]
+        if not allowed:
+            assert matcher.is_complete()
+            return
+        matcher.advance(rng.choice(allowed))
+
+
+@pytest.mark.parametrize("whitespace", ["compact", "flexible"])
+@pytest.mark.parametrize("index", range(len(SCHEMAS)))
+def test_lexeme_masks_equal_the_plain_walk(index, whitespace, llama3_vocab):
+    grammar = compile_json_schema(SCHEMAS[index], llama3_vocab, whitespace=whitespace)
+    rng = random.Random(f"{index}-{whitespace}")
+    for _ in range(2):
+        _walk_compare(grammar, llama3_vocab, rng, steps=30, check_every=3)
+
+
+def test_lexeme_masks_on_a_sentencepiece_vocabulary(mistral_sp_tokenizer):
+    from enforcer import Vocabulary
+
+    mistral_vocab = Vocabulary.from_pretrained(mistral_sp_tokenizer)
+    for index in (0, 2, 7, 9):
+        grammar = compile_json_schema(SCHEMAS[index], mistral_vocab, whitespace="flexible")
+        _walk_compare(grammar, mistral_vocab, random.Random(index), steps=30, check_every=3)

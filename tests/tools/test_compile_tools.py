@@ -264,3 +264,70 @@ def test_parameters_schema_errors_name_the_tool(llama31_vocab):
     tools_json = json.dumps([WEATHER])
     with pytest.raises(SchemaError, match="list of tools"):
         compile_tools(tools_json, llama31_vocab)
+
+
+def _tool(name, parameters, *, bare=False):
+    function = {"name": name, "parameters": parameters}
+    return function if bare else {"type": "function", "function": function}
+
+
+BAD_MINIMUM = {"type": "object", "properties": {"x": {"type": "integer", "minimum": "zero"}}}
+BAD_REF = {"type": "object", "properties": {"y": {"$ref": "#/$defs/d"}}, "$defs": {"d": {"not": {}}}}
+
+
+@pytest.mark.parametrize("fmt, parallel", [("json", False), ("json", True), ("mistral", False), ("hermes", True)])
+def test_parameter_errors_point_into_the_tools_list(fmt, parallel, llama31_vocab):
+    """The pointer names the place in the list the user passed, not in the schema enforcer
+    builds around it (an anyOf of calls, an array when parallel)."""
+    tools = [WEATHER, _tool("f", BAD_MINIMUM)]
+    with pytest.raises(SchemaError) as caught:
+        compile_tools(tools, llama31_vocab, format=fmt, parallel_tool_calls=parallel)
+    assert caught.value.pointer == "#/1/function/parameters/properties/x/minimum"
+    assert caught.value.keyword == "minimum"
+    assert "#/1/function/parameters/properties/x/minimum" in str(caught.value)
+    with pytest.raises(SchemaError) as caught:  # a bare function object: no "function" level
+        compile_tools([_tool("f", BAD_MINIMUM, bare=True)], llama31_vocab, format=fmt, parallel_tool_calls=parallel)
+    assert caught.value.pointer == "#/0/parameters/properties/x/minimum"
+
+
+def test_errors_inside_a_tools_own_defs_name_that_tool(llama31_vocab):
+    from enforcer import UnsupportedSchemaError
+
+    tools = [CALCULATOR, _tool("g", BAD_REF), WEATHER]
+    with pytest.raises(UnsupportedSchemaError) as caught:
+        compile_tools(tools, llama31_vocab)
+    assert caught.value.pointer == "#/1/function/parameters/$defs/d" and caught.value.keyword == "not"
+    named = {"type": "function", "function": {"name": "g"}}  # only g can be called: still its index in the list
+    with pytest.raises(UnsupportedSchemaError) as caught:
+        compile_tools(tools, llama31_vocab, tool_choice=named)
+    assert caught.value.pointer == "#/1/function/parameters/$defs/d"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"format": "chatml"}, "unknown tool call format 'chatml'"),
+    ({"max_calls": 0, "parallel_tool_calls": True}, "max_calls must be at least 1"),
+    ({"max_calls": "3", "parallel_tool_calls": True}, "max_calls must be"),
+    ({"max_calls": True, "parallel_tool_calls": True}, "max_calls must be"),
+    ({"parallel_tool_calls": "yes"}, "parallel_tool_calls must be"),
+    ({"max_text_length": -1}, "max_text_length must be"),
+    ({"max_text_length": 2.5}, "max_text_length must be"),
+])
+def test_bad_options_are_option_errors(options, message, llama31_vocab):
+    from enforcer import OptionError
+
+    with pytest.raises(OptionError, match=message):
+        compile_tools([WEATHER], llama31_vocab, **options)
+
+
+def test_parse_with_an_unknown_format_is_an_option_error():
+    from enforcer import OptionError
+
+    with pytest.raises(OptionError, match="unknown tool call format"):
+        parse_tool_calls("{}", TOOLS, format="chatml")
+
+
+def test_approximations_point_into_the_tools_list(llama31_vocab):
+    loose = _tool("h", {"type": "object", "properties": {"z": {"type": "array", "uniqueItems": True}}})
+    with pytest.warns(UserWarning):
+        grammar = compile_tools([WEATHER, loose], llama31_vocab, strict=False)
+    assert [p for p, _, _ in grammar.approximations] == ["#/1/function/parameters/properties/z"]

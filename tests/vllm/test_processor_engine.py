@@ -148,6 +148,26 @@ def test_tool_calls(llm):
     assert calls[0]["name"] == "web_search"
 
 
+def test_grammar_naming_the_models_special_tokens(llm, llama3_tokenizer):
+    """Validated against the model's vocabulary: the byte vocabulary refused this (HTTP 400)."""
+    grammar = 'root ::= <|start_header_id|> ("user" | "assistant") <|end_header_id|>'
+    params = SamplingParams(max_tokens=10, temperature=1.0, seed=0, skip_special_tokens=False,
+                            extra_args={"grammar": grammar})
+    completion = llm.generate(["x"], params, use_tqdm=False)[0].outputs[0]
+    assert completion.finish_reason == "stop"
+    ids = completion.token_ids
+    assert ids[0] == llama3_tokenizer.convert_tokens_to_ids("<|start_header_id|>")
+    assert ids[-2] == llama3_tokenizer.convert_tokens_to_ids("<|end_header_id|>") and ids[-1] in LLAMA3_EOS
+    assert llama3_tokenizer.decode(ids[1:-2]) in {"user", "assistant"}
+
+
+def test_choice_request(llm):
+    choices = ["red", "green", "dark blue", 'say "hi"']
+    params = [SamplingParams(max_tokens=20, temperature=1.0, seed=i, extra_args={"choice": choices}) for i in range(6)]
+    for output in llm.generate(PROMPTS + PROMPTS[:2], params, use_tqdm=False):
+        assert output.outputs[0].text in choices and output.outputs[0].finish_reason == "stop"
+
+
 @pytest.mark.parametrize("extra_args, message", [
     ({"json_schema": COLOR, "regex": "a"}, "2 constraints"),
     ({"json_schema": {"type": "nope"}}, "json_schema does not compile"),
@@ -158,6 +178,8 @@ def test_tool_calls(llm):
     ({"regex": "a", "whitespace": "flexible"}, "do not apply to 'regex'"),
     ({"grammar": "root ::= undefined_rule"}, "grammar does not compile"),
     ({"json_schema": {"not": {}}}, "'not'"),  # valid but not enforceable: names the keyword
+    ({"grammar": 'root ::= <|python_tag|> "x"'}, "<|python_tag|>"),  # not in Llama 3.0's vocabulary
+    ({"choice": []}, "at least one"),
 ])
 def test_validate_params_rejects_bad_requests(llm, extra_args, message):
     with pytest.raises(VLLMValidationError, match=re.escape(message)):

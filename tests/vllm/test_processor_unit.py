@@ -5,6 +5,7 @@ LogitsProcRequestState / LogitsContext, which no CPU engine can run (V2 needs Tr
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,24 +91,25 @@ def test_v1_rows_follow_their_requests_through_adds_moves_swaps_and_removals(vll
 
 def test_v1_preempted_request_is_replayed_and_identical_constraints_share_a_grammar(vllm_config, token):
     proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
+    compiled = proc._impl.masker.service.grammars.compiled  # one service per vocabulary, shared
     already = [token("ab")] if token("ab") is not None else [token("a"), token("b")]
     proc.update_state(BatchUpdate(batch_size=2, removed=[], moved=[], added=[
         (0, _params(regex="abc|abd"), [1], list(already)), (1, _params(regex="abc|abd"), [1], [])]))
     logits = torch.zeros(2, HEAD_ROWS)
     proc.apply(logits)
     assert _allowed(logits[0]) == {token("c"), token("d")}
-    assert proc._impl.masker.grammars.compiled == 1
+    assert proc._impl.masker.service.grammars.compiled == compiled + 1
 
 
 def test_v1_a_constraint_that_fails_in_the_engine_fails_closed(vllm_config, monkeypatch, caplog):
-    from enforcer.integrations.vllm.constraints import Constraint
+    from enforcer.service import Constraint
 
     compile_ = Constraint.compile
 
-    def broken(self, vocab):
+    def broken(self, compiler):
         if self.text == "boom":
             raise RuntimeError("does not fit this vocabulary")
-        return compile_(self, vocab)
+        return compile_(self, compiler)
 
     monkeypatch.setattr(Constraint, "compile", broken)
     proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
@@ -116,6 +118,52 @@ def test_v1_a_constraint_that_fails_in_the_engine_fails_closed(vllm_config, monk
     proc.apply(logits)  # no exception: the engine keeps serving the other requests
     assert _allowed(logits[0]) == set(LLAMA3_EOS)
     assert "does not compile for this model" in caplog.text
+
+
+def test_v1_a_rejected_token_fails_closed_and_the_batch_carries_on(vllm_config, token, caplog):
+    """A token the mask forbade (something after the processor changed it) used to leave the
+    request unconstrained (fail open): it now may only end, logged once; other rows are as before."""
+    proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
+    out_a, out_b, out_c = [], [], []
+    proc.update_state(BatchUpdate(batch_size=3, removed=[], moved=[], added=[
+        (0, _params(regex="[0-9]+"), [1], out_a), (1, _params(regex="ab|cd"), [1], out_b), (2, _params(), [1], out_c)]))
+    proc.apply(torch.zeros(3, HEAD_ROWS))
+    out_a.append(token("x"))  # forbidden: the regex wants digits
+    out_b.append(token("a"))
+    out_c.append(token("x"))
+    with caplog.at_level("ERROR", logger="enforcer"):
+        for _ in range(2):
+            logits = torch.zeros(3, HEAD_ROWS)
+            proc.apply(logits)
+            assert _allowed(logits[0]) == set(LLAMA3_EOS)
+            assert _allowed(logits[1]) == {token("b")}
+            assert _allowed(logits[2]) == set(range(HEAD_ROWS))
+    assert proc.num_constrained == 2
+    assert caplog.text.count("fails closed") == 1 and "batch row 0" in caplog.text
+
+
+def test_v1_an_error_while_masking_fails_that_request_closed(vllm_config, token, monkeypatch, caplog):
+    """A mask that cannot be computed (a SchemaError raised lazily, as a budget or an
+    undecidable intersection can) used to propagate out of apply and stop the engine."""
+    from enforcer import Matcher, SchemaError
+
+    fill = Matcher.fill_next_token_bitmask
+
+    def exploding(self, bitmask, row=0):
+        if self.grammar.source == "regex 'x+y'":
+            raise SchemaError("constraint too complex: cannot decide whether an intersection is empty")
+        return fill(self, bitmask, row)
+
+    monkeypatch.setattr(Matcher, "fill_next_token_bitmask", exploding)
+    proc = EnforcerLogitsProcessor(vllm_config, torch.device("cpu"), False)
+    proc.update_state(BatchUpdate(batch_size=2, removed=[], moved=[], added=[
+        (0, _params(regex="ab|cd"), [1], []), (1, _params(regex="x+y"), [1], [])]))
+    logits = torch.zeros(2, HEAD_ROWS)
+    with caplog.at_level("ERROR", logger="enforcer"):
+        proc.apply(logits)
+    assert token("a") in _allowed(logits[0]) and token("x") not in _allowed(logits[0])
+    assert _allowed(logits[1]) == set(LLAMA3_EOS)
+    assert "too complex" in caplog.text and "fails closed" in caplog.text
 
 
 def test_v1_async_placeholder_is_a_clear_error(vllm_config):
@@ -188,13 +236,51 @@ def test_v2_slots_follow_committed_tokens_in_any_row_order(vllm_config, token):
     assert token("x") in _allowed(logits[0]) and token("c") not in _allowed(logits[0])
 
 
-def test_v2_refuses_speculative_decoding_per_request(vllm_config):
+def test_v2_under_speculative_decoding_a_constrained_request_fails_closed(vllm_config, caplog):
+    """validate_params refuses these where it sees the engine's config; should one still
+    arrive, it fails closed instead of raising into the engine."""
     spec_config = SimpleNamespace(**{k: getattr(vllm_config, k) for k in ("model_config", "scheduler_config")},
                                   speculative_config=object())
-    proc = EnforcerLogitsProcessor(spec_config, _Buffers(2, 8).state())
+    buffers = _Buffers(2, 8)
+    proc = EnforcerLogitsProcessor(spec_config, buffers.state())
     assert proc.add_request(0, _params()) is False
-    with pytest.raises(ValueError, match="speculative decoding"):
-        proc.add_request(1, _params(regex="a"))
+    with caplog.at_level("ERROR", logger="enforcer"):
+        assert proc.add_request(1, _params(regex="a")) is True
+    logits = torch.zeros(1, HEAD_ROWS)
+    proc.apply(logits, _ctx(slots=[1], seq_lens=[0]))
+    assert _allowed(logits[0]) == set(LLAMA3_EOS)
+    assert "speculative decoding" in caplog.text
+
+
+# -- validation against the model's vocabulary -----------------------------------------------------
+
+HEADER_GRAMMAR = 'root ::= <|start_header_id|> "user" <|end_header_id|>'
+
+
+def test_validate_params_sees_the_models_special_tokens(vllm_config):
+    """vLLM's frontend validates requests without handing over the model: the processor finds
+    the InputProcessor that calls it and validates against the real vocabulary."""
+    from vllm.exceptions import VLLMValidationError
+    from vllm.v1.engine.input_processor import InputProcessor
+
+    frontend = InputProcessor(vllm_config)
+    frontend._validate_params(_params(grammar=HEADER_GRAMMAR), ("generate",))
+    frontend._validate_params(_params(choice=["a", "b"]), ("generate",))
+    with pytest.raises(VLLMValidationError, match=re.escape("<|nope|>")):  # only the real vocabulary can say so
+        frontend._validate_params(_params(grammar='root ::= <|nope|> "x"'), ("generate",))
+    with pytest.raises(VLLMValidationError, match="json_schema does not compile"):
+        frontend._validate_params(_params(json_schema={"type": "nope"}), ("generate",))
+
+
+def test_validate_params_refuses_constraints_under_speculative_decoding(vllm_config, monkeypatch):
+    from vllm.exceptions import VLLMValidationError
+    from vllm.v1.engine.input_processor import InputProcessor
+
+    frontend = InputProcessor(vllm_config)
+    monkeypatch.setattr(frontend.vllm_config, "speculative_config", object())
+    with pytest.raises(VLLMValidationError, match="speculative decoding"):
+        frontend._validate_params(_params(regex="a+"), ("generate",))
+    frontend._validate_params(_params(), ("generate",))  # free requests are fine
 
 
 # -- the OpenAI server ----------------------------------------------------------------------------

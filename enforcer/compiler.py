@@ -1,0 +1,122 @@
+"""The :class:`Compiler`: one per vocabulary, the owner of everything grammars share.
+
+Grammars of one vocabulary write the same lexemes over and over: JSON strings with the same
+bounds, numbers, whitespace, common keys. A compiler keeps one expression factory for all its
+grammars, so a derivative computed for one is known to the next, and one lexeme space (see
+:mod:`enforcer.engine.lexemes`) holding each lexeme's token sets. A schema never seen before
+then pays only for its own structure.
+
+Memory is bounded: the lexeme caches by ``cache_bytes`` (least recently used go first), each
+grammar's masks by its own budget, and the factory is replaced by a fresh one when it outgrows
+``Limits.max_shared_expressions`` (grammars compiled before keep the one they were built with,
+which goes away with them).
+
+Thread-safe: one lock per compiler serialises compiling and every grammar's lazy work.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .engine.expr import ExprFactory
+from .engine.grammar import Grammar
+from .engine.lexemes import LexemeSpace, StringFamily
+from .engine.lower import Lowering
+from .grammar import ir
+from .limits import Limits
+from .vocab import Vocabulary
+
+DEFAULT_CACHE_BYTES = 512 << 20
+
+
+class _Generation:
+    """One expression factory and the lexeme space over it."""
+
+    def __init__(self, vocab: Vocabulary, limits: Limits, cache_bytes: int):
+        from .schema.json_text import ANY_JSON_CHAR
+        from .schema.json_tokens import string_tokens
+
+        self.factory = ExprFactory()
+        Lowering(self.factory).lower(ANY_JSON_CHAR)
+        strings = StringFamily(self.factory, string_tokens(vocab), vocab)
+        self.scratch: Lowering | None = None  # lowers what front ends ask about (is_empty)
+        self.space = LexemeSpace(self.factory, vocab, max_states=limits.max_lexeme_states,
+                                 cache_bytes=cache_bytes, strings=strings)
+
+
+class Compiler:
+    """Compiles constraints for one vocabulary; grammars it builds share lexemes and caches.
+
+    ``limits`` bounds what a constraint may cost (see :class:`~enforcer.Limits`);
+    ``cache_bytes`` bounds the shared lexeme caches (default 512 MiB).
+    """
+
+    def __init__(self, vocab: Vocabulary, *, limits: Limits | None = None, cache_bytes: int | None = None):
+        self.vocab = vocab
+        self.limits = limits or Limits()
+        self.cache_bytes = DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes
+        self.lock = threading.RLock()
+        self._generation: _Generation | None = None
+
+    def _current(self) -> _Generation:
+        gen = self._generation
+        if gen is None or len(gen.factory) > self.limits.max_shared_expressions:
+            gen = self._generation = _Generation(self.vocab, self.limits, self.cache_bytes)
+        return gen
+
+    def build(self, rules: ir.Rules | ir.Node, *, source: str = "") -> Grammar:
+        """A grammar from IR (a rule set, or one node for the whole output)."""
+        with self.lock:
+            gen = self._current()
+            lowering = Lowering(gen.factory, rules if isinstance(rules, ir.Rules) else None)
+            start = lowering.start() if isinstance(rules, ir.Rules) else lowering.lower(rules)
+            roots = list(rules.rules.values()) if isinstance(rules, ir.Rules) else [rules]
+            specials = {n.text for n in ir.walk(roots) if isinstance(n, ir.Special)}
+            for text in specials:  # symbols now; the grammar checks the names against the vocabulary
+                gen.factory.special(text)
+            return Grammar(gen.space, start, self.vocab, lock=self.lock, source=source, specials=specials,
+                           max_states=self.limits.max_states, cache_bytes=self.limits.max_mask_cache_bytes)
+
+    def is_empty(self, node: ir.Node) -> bool:
+        """Whether a regular IR node (no references) matches no string at all: front ends ask
+        at compile time, so that no grammar state can lead where nothing can follow."""
+        with self.lock:
+            gen = self._current()
+            if gen.scratch is None or len(gen.scratch._memo) > 200_000:
+                gen.scratch = Lowering(gen.factory)  # keeps shared parts (formats) lowered once
+            expr = gen.scratch.lower(node)
+            return not gen.space.automaton.is_live(expr)
+
+    # -- the compile functions ----------------------------------------------------------------
+
+    def compile_json_schema(self, schema: Any, **options: Any) -> Grammar:
+        from .compile import compile_json_schema
+
+        return compile_json_schema(schema, self.vocab, compiler=self, **options)
+
+    def compile_regex(self, pattern: str) -> Grammar:
+        from .compile import compile_regex
+
+        return compile_regex(pattern, self.vocab, compiler=self)
+
+    def compile_grammar(self, text: str, *, start: str = "root") -> Grammar:
+        from .compile import compile_grammar
+
+        return compile_grammar(text, self.vocab, start=start, compiler=self)
+
+    def compile_tools(self, tools: Any, **options: Any) -> Grammar:
+        from .tools import compile_tools
+
+        return compile_tools(tools, self.vocab, compiler=self, **options)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held by the shared caches (grammars count their own, ``Grammar.memory_bytes``)."""
+        gen = self._generation
+        return 0 if gen is None else gen.space.memory_bytes + 300 * len(gen.factory)
+
+
+def default_compiler(vocab: Vocabulary) -> Compiler:
+    """The compiler the module-level ``compile_*`` functions use for ``vocab`` (one per vocabulary)."""
+    return vocab.derived("default-compiler", lambda v: Compiler(v))

@@ -1,0 +1,505 @@
+"""A lazily built DFA over bytes whose states are derivative expressions, and the trie walk.
+
+Three tables grow as walks and steps reach new states and are never rebuilt:
+
+* ``table[state, byte]`` -> next state (0 is the dead state, -1 not derived yet), filled one byte
+  class at a time, when a walk or a step first needs a byte of that class: most states are only
+  ever read at a few bytes (the children of one trie node), so most classes are never derived;
+* ``accepting[state]`` -> the state's expression is nullable;
+* ``exprs[state]`` / ``state_of[expr]``.
+
+A trie walk computes the state reached at every node of a token trie from one state: level by
+level, with numpy while many nodes are alive (the states of all live nodes of one level come from
+one gather, ``T[state_of_parent, node_byte]``) and in plain Python for a handful. A dead node
+drops out with its whole subtree.
+
+Two kinds of automata exist: a grammar's (its states are whole "what may still follow"
+expressions) and a compiler's lexeme automaton (its states are lexemes only, shared by every
+grammar of the vocabulary). The walk is the same.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from ..errors import LimitExceededError
+from .expr import AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr, ExprFactory
+from ..trie import TokenTrie
+
+DEAD = 0
+UNKNOWN = -1  # a transition not derived yet
+_LIVENESS_BUDGET = 200_000
+_SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
+_TINY_LIMIT = 24  # ... and below which it visits them in plain Python
+
+
+def concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without a loop."""
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(total)
+
+
+class Automaton:
+    """States, transitions and liveness over one expression factory (see the module docstring).
+
+    Not thread-safe by itself: its owner holds the factory's lock around every call.
+    """
+
+    def __init__(self, factory: ExprFactory, *, max_states: int, what: str = "grammar"):
+        self.factory = factory
+        self.max_states = max_states
+        self.what = what
+        self.exprs: list[Expr] = [factory.never]
+        self.state_of: dict[Expr, int] = {factory.never: DEAD}
+        self.table = np.full((64, 256), UNKNOWN, dtype=np.int32)
+        self.table[DEAD] = DEAD
+        self.accepting = np.zeros(64, dtype=bool)
+        self._bounds: list[tuple[int, ...] | None] = [None]
+
+    # -- states -------------------------------------------------------------------------------
+
+    def intern(self, e: Expr) -> int:
+        sid = self.state_of.get(e)
+        if sid is None:
+            sid = len(self.exprs)
+            if sid >= self.max_states:
+                raise LimitExceededError(f"the {self.what} automaton reached {sid} states",
+                                         limit="max_states", value=sid + 1, allowed=self.max_states)
+            self.exprs.append(e)
+            self.state_of[e] = sid
+            self._bounds.append(None)
+            if sid >= self.table.shape[0]:
+                grow = self.table.shape[0]
+                self.table = np.concatenate([self.table, np.full((grow, 256), UNKNOWN, dtype=np.int32)])
+                self.accepting = np.concatenate([self.accepting, np.zeros(grow, dtype=bool)])
+            self.accepting[sid] = self.factory.nullable(e)
+        return sid
+
+    @property
+    def num_states(self) -> int:
+        return len(self.exprs)
+
+    def memory_bytes(self) -> int:
+        return int(self.table.nbytes) + 200 * len(self.exprs)
+
+    # -- liveness -----------------------------------------------------------------------------
+
+    def is_live(self, e: Expr) -> bool:
+        """Can ``e`` still reach acceptance (is its language non-empty)?
+
+        Structural for everything but intersections: a sequence is live when both parts are, an
+        alternative when one is. Only an intersection needs a search, over its own derivatives,
+        and that answer is kept on the expression. Rules count as productive (the compiler
+        checks them before anything runs).
+        """
+        kind = e.kind
+        if kind == NEVER:
+            return False
+        if not e.has_bool or kind in (REF, EMPTY, BYTES, CLASS, SPECIAL):
+            return True
+        known = e.live
+        if known is not None:
+            return known
+        if kind == SEQ:
+            result = True
+            x = e
+            while x.kind == SEQ:
+                if not self.is_live(x.args[0]):
+                    result = False
+                    break
+                x = x.args[1]
+                if not x.has_bool or x.live is not None:  # the rest is known (or plain)
+                    result = x.live is not False
+                    break
+            else:
+                result = self.is_live(x)
+        elif kind == LEX:
+            result = self.is_live(e.args[0])
+        elif kind == REPEAT:
+            result = e.args[1] == 0 or self.is_live(e.args[0])
+        elif kind == NOT:
+            result = True  # the complement of what we build (a few key names) is never everything
+        elif kind == AND:
+            result = self._search_live(e)
+        else:  # ALT
+            result = any(self.is_live(x) for x in e.args)
+        e.live = result
+        return result
+
+    def _search_live(self, e: Expr) -> bool:
+        """Depth-first search for an accepting derivative of an intersection.
+
+        Children are derived one at a time (a derivative is the expensive part), so the usual
+        case, where the first byte class tried already leads to acceptance, costs a few
+        derivatives per level instead of a whole row each.
+        """
+        f = self.factory
+        if f.nullable(e):
+            return True
+        seen = {e}
+        stack = [(e, iter((0, *f.cuts(e))))]
+        while stack:
+            x, reps = stack[-1]
+            rep = next(reps, None)
+            if rep is None:
+                stack.pop()
+                continue
+            y = f.derive(x, rep)
+            if y.kind == NEVER or y in seen or y.live is False:
+                continue
+            if f.nullable(y) or y.live or (y.kind != AND and self.is_live(y)):
+                for z, _ in stack:  # every state on the path reaches acceptance
+                    z.live = True
+                return True
+            seen.add(y)
+            stack.append((y, iter((0, *f.cuts(y)))))
+            if len(seen) > _LIVENESS_BUDGET:
+                raise LimitExceededError("cannot decide whether an intersection of the constraint's "
+                                         "parts is empty", limit="liveness_budget",
+                                         allowed=_LIVENESS_BUDGET)
+        for y in seen:  # nothing reachable from e accepts
+            y.live = False
+        return False
+
+    # -- transitions --------------------------------------------------------------------------
+
+    def _class_bounds(self, sid: int) -> tuple[int, ...]:
+        bounds = self._bounds[sid]
+        if bounds is None:
+            bounds = self._bounds[sid] = (0, *self.factory.cuts(self.exprs[sid]), 256)
+        return bounds
+
+    def derive_class(self, sid: int, byte: int) -> int:
+        """Fill the table for the byte class of ``byte`` in state ``sid``: one derivative for
+        every byte the class holds (bytes between two cuts behave alike). Returns the state."""
+        known = int(self.table[sid, byte])
+        if known != UNKNOWN:
+            return known
+        bounds = self._class_bounds(sid)
+        k = bisect.bisect_right(bounds, byte) - 1
+        return self._derive_class_index(sid, bounds, k)
+
+    def _derive_class_index(self, sid: int, bounds: tuple[int, ...], k: int) -> int:
+        lo, hi = bounds[k], bounds[k + 1]
+        d = self.factory.derive(self.exprs[sid], lo)
+        nxt = self.intern(d) if d.kind != NEVER and self.is_live(d) else DEAD
+        self.table[sid, lo:hi] = nxt
+        return nxt
+
+    def step(self, sid: int, data: bytes) -> int:
+        """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
+        table = self.table
+        for byte in data:
+            nxt = int(table[sid, byte])
+            if nxt == UNKNOWN:
+                nxt = self.derive_class(sid, byte)
+                table = self.table
+            sid = nxt
+            if sid == DEAD:
+                return DEAD
+        return sid
+
+    def gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """``T[parents, data]``, deriving the transitions not derived yet (one derivative per
+        byte class touched)."""
+        index = parents.astype(np.int64) * 256 + data
+        out = self.table.ravel()[index]
+        missing = out == UNKNOWN
+        if missing.any():
+            cells = np.unique(index[missing])
+            states = cells >> 8
+            for sid in np.unique(states).tolist():
+                bounds = self._class_bounds(sid)
+                classes = np.unique(np.searchsorted(bounds, cells[states == sid] & 255, side="right") - 1)
+                for k in classes.tolist():
+                    if self.table[sid, bounds[k]] == UNKNOWN:
+                        self._derive_class_index(sid, bounds, k)
+            out = self.table.ravel()[index]
+        return out
+
+    # -- trie walks ---------------------------------------------------------------------------
+
+    def walk(self, sid: int, trie: TokenTrie) -> "Walk":
+        """The live nodes of ``trie`` read from ``sid``, and their states: breadth first.
+
+        While few nodes are alive, only their children are visited (cost ~ live nodes). Once a
+        level has many live nodes (a free string: nearly the whole vocabulary), it switches to
+        whole-level gathers, where dead parents simply map to the dead state: three numpy
+        gathers per level and no bookkeeping. Two shapes of state start faster: forced text
+        (a key name, ``":``), followed along one trie path in Python, and a leading whitespace
+        run, whose trie paths are known (see :meth:`_leading_gap`).
+        """
+        found = self._leading_gap(sid, trie)
+        if found is not None:
+            return found
+        nodes_out: list[np.ndarray] = []
+        states_out: list[np.ndarray] = []
+        path, path_states, node, sid = self._follow_literal(sid, trie)
+        if path:
+            nodes_out.append(np.asarray(path, dtype=np.int64))
+            states_out.append(np.asarray(path_states, dtype=np.int32))
+        if node < 0:  # the trie has no token spelling the whole literal: only its prefixes
+            return Walk.of(nodes_out, states_out)
+        depth = len(path)
+        level_order, child_start, child_count = trie.children_index
+        node_byte, level_edges = trie.node_byte, trie.level_edges
+        nodes = np.full(1, node, dtype=np.int64)
+        states = np.full(1, sid, dtype=np.int32)
+        while depth < len(level_edges) - 1:
+            depth += 1
+            counts = child_count[nodes]
+            total = int(counts.sum())
+            if total == 0:
+                break
+            if total <= _TINY_LIMIT:  # a handful of children: plain Python beats numpy calls
+                nodes, states = self._tiny_step(nodes, states, trie)
+            elif total <= _SPARSE_LIMIT or node != 0:  # below a literal, level arrays don't fit
+                children = level_order[concat_ranges(child_start[nodes], counts, total)]
+                child_states = self.gather(np.repeat(states, counts), node_byte[children])
+                keep = child_states != DEAD
+                nodes, states = children[keep], child_states[keep]
+            else:
+                return self._dense(trie, depth, nodes_out, states_out, nodes, states)
+            if nodes.size == 0:
+                break
+            nodes_out.append(nodes)
+            states_out.append(states)
+        return Walk.of(nodes_out, states_out)
+
+    def _dense(self, trie: TokenTrie, depth: int, nodes_out: list[np.ndarray], states_out: list[np.ndarray],
+               nodes: np.ndarray, states: np.ndarray) -> "Walk":
+        """Finish a walk level by level over whole levels, from ``depth`` on."""
+        level_edges = trie.level_edges
+        state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
+        for n, st in zip(nodes_out, states_out):
+            state_of_node[n] = st
+        state_of_node[nodes] = states
+        while depth < len(level_edges):
+            level, parents_of_level, bytes_of_level = level_edges[depth]
+            level_states = self.gather(state_of_node[parents_of_level], bytes_of_level)
+            state_of_node[level] = level_states
+            if not level_states.any():
+                break
+            depth += 1
+        state_of_node[0] = DEAD
+        live = np.flatnonzero(state_of_node[:-1] != DEAD)
+        return Walk(live, state_of_node[live], state_of_node)
+
+    def _leading_gap(self, sid: int, trie: TokenTrie) -> "Walk | None":
+        """A state that starts with a bounded whitespace run, ``[ \\t\\n\\r]{0,m} rest`` where
+        ``rest`` is not empty and cannot start with whitespace (every lexeme of the flexible JSON
+        layout), is walked without deriving the run: the trie's whitespace-only paths up to
+        ``m`` bytes are known, and every other byte below them is read from ``rest``, one state
+        for all of them. ``None`` for a state of another shape."""
+        e = self.exprs[sid]
+        if e.kind == LEX:
+            e = e.args[0]
+        if e.kind != SEQ:
+            return None
+        head, rest = e.args
+        if head.kind != REPEAT or head.args[1] != 0 or head.args[2] is None or head.args[0].kind != CLASS:
+            return None
+        space = head.args[0].args[0]
+        f = self.factory
+        if (f.nullable(rest) or not self.is_live(rest)
+                or any(f.derive(rest, b).kind != NEVER for b in range(256) if (space >> b) & 1)):
+            return None
+        runs = trie.runs_array(space, head.args[2])
+        rest_sid = self.intern(rest)
+        nodes, states = self._walk_from(runs, rest_sid, trie, skip=space)
+        # the whitespace-only tokens: live, not accepting (rest is not nullable): rest_sid marks them
+        nodes.insert(0, runs[1:])
+        states.insert(0, np.full(runs.size - 1, rest_sid, dtype=np.int32))
+        return Walk.of(nodes, states)
+
+    def _walk_from(self, starts: np.ndarray, sid: int, trie: TokenTrie,
+                   skip: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Sparse walk below ``starts`` (at any depths), all reading from state ``sid``;
+        children by a byte in the 256-bit ``skip`` mask are left out at the first level.
+        Returns the live nodes and their states, level by level."""
+        nodes_out: list[np.ndarray] = []
+        states_out: list[np.ndarray] = []
+        children, kid_bytes = trie.children_of(starts)
+        if children.size == 0:
+            return nodes_out, states_out
+        if skip:
+            keep = ~_in_mask(kid_bytes, skip)
+            children, kid_bytes = children[keep], kid_bytes[keep]
+        states = self.row_gather(sid, kid_bytes)  # one source state: one row of the table
+        live = states != DEAD
+        return self.walk_on(children[live], states[live], trie)
+
+    def walk_on(self, nodes: np.ndarray, states: np.ndarray,
+                trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Continue a sparse walk from live ``nodes`` in ``states``: they and every live node
+        below them, with their states, level by level."""
+        nodes_out: list[np.ndarray] = []
+        states_out: list[np.ndarray] = []
+        level_order, child_start, child_count = trie.children_index
+        node_byte = trie.node_byte
+        while nodes.size:
+            nodes_out.append(nodes)
+            states_out.append(states)
+            counts = child_count[nodes]
+            total = int(counts.sum())
+            if total == 0:
+                break
+            if total <= _TINY_LIMIT:
+                nodes, states = self._tiny_step(nodes, states, trie)
+            else:
+                children = level_order[concat_ranges(child_start[nodes], counts, total)]
+                child_states = self.gather(np.repeat(states, counts), node_byte[children])
+                keep = child_states != DEAD
+                nodes, states = children[keep], child_states[keep]
+        return nodes_out, states_out
+
+    def rows_gather(self, sids: list[int], data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]`` for several states at once (one row each), deriving what is missing."""
+        out = self.table[np.asarray(sids, dtype=np.int64)][:, data]
+        if (out == UNKNOWN).any():
+            for i, sid in enumerate(sids):
+                if (out[i] == UNKNOWN).any():
+                    out[i] = self.row_gather(sid, data)
+        return out
+
+    def row_gather(self, sid: int, data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]``: the next states of one state for many bytes, deriving the byte
+        classes not derived yet."""
+        out = self.table[sid][data]
+        missing = out == UNKNOWN
+        if missing.any():
+            bounds = self._class_bounds(sid)
+            classes = np.unique(np.searchsorted(bounds, np.unique(data[missing]), side="right") - 1)
+            for k in classes.tolist():
+                if self.table[sid, bounds[k]] == UNKNOWN:
+                    self._derive_class_index(sid, bounds, k)
+            out = self.table[sid][data]
+        return out
+
+    def walk_below(self, starts: np.ndarray, sid: int, trie: TokenTrie) -> np.ndarray:
+        """The live nodes strictly below the nodes ``starts`` (at any depths), reading their
+        bytes from state ``sid``: how tokens continue after a lexeme ends inside them. Sparse
+        only: what lies below a lexeme's end is a small part of the trie."""
+        nodes, _ = self._walk_from(starts, sid, trie)
+        if not nodes:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
+
+    def _tiny_step(self, nodes: np.ndarray, states: np.ndarray, trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+        """One sparse level for a frontier of a few children (a run of spaces, the digits of a
+        number): the live children and their states, read one by one."""
+        level_order, child_start, child_count = trie.children_index
+        node_byte, table = trie.node_byte, self.table
+        kids: list[int] = []
+        kid_states: list[int] = []
+        for n, state in zip(nodes.tolist(), states.tolist()):
+            start = int(child_start[n])
+            for child in level_order[start: start + int(child_count[n])].tolist():
+                byte = int(node_byte[child])
+                nxt = int(table[state, byte])
+                if nxt == UNKNOWN:
+                    nxt = self.derive_class(state, byte)
+                    table = self.table  # deriving may have grown the table
+                if nxt != DEAD:
+                    kids.append(child)
+                    kid_states.append(nxt)
+        return np.array(kids, dtype=np.int64), np.array(kid_states, dtype=np.int32)
+
+    def _follow_literal(self, sid: int, trie: TokenTrie) -> tuple[list[int], list[int], int, int]:
+        """Forced text (a key name, ``":``, ``"}``) is walked along one trie path in Python.
+
+        Returns ``(path, path_states, node, state)``: the nodes along the literal (their tokens
+        are allowed) with their states (a live, non-accepting marker before the last), and where
+        the walk resumes: the trie node below which tokens continue past the literal and the
+        state after it; ``node`` is -1 when no token covers the literal, 0 (the root, with
+        ``sid``) when the state does not start with a literal.
+        """
+        e = self.exprs[sid]
+        if e.kind == LEX:
+            e = e.args[0]
+        if e.kind == BYTES:
+            literal, tail = e.args[0], self.factory.empty
+        elif e.kind == SEQ and e.args[0].kind == BYTES:
+            literal, tail = e.args[0].args[0], e.args[1]
+        elif e.kind == SEQ and e.args[0].kind == LEX and e.args[0].args[0].kind == BYTES:
+            literal, tail = e.args[0].args[0].args[0], e.args[1]
+        else:
+            return [], [], 0, sid
+        node, path = 0, []
+        for byte in literal:
+            node = trie.child(node, byte)
+            if node < 0:
+                return path, [sid] * len(path), -1, DEAD
+            path.append(node)
+        states = [sid] * len(path)  # the start is not accepting (it begins with a literal)
+        if tail.kind == NEVER or not self.is_live(tail):
+            return path, states, -1, DEAD
+        tail_sid = self.intern(tail)
+        states[-1] = tail_sid  # the literal's last node: its true state (may accept)
+        return path, states, node, tail_sid
+
+
+class Walk:
+    """A walk's result: the live nodes below the root and their states (``dense``: the whole
+    per-node state array, when the walk covered whole levels)."""
+
+    __slots__ = ("nodes", "states", "dense")
+
+    def __init__(self, nodes: np.ndarray, states: np.ndarray, dense: np.ndarray | None = None):
+        self.nodes = nodes
+        self.states = states
+        self.dense = dense
+
+    @classmethod
+    def of(cls, nodes: list[np.ndarray], states: list[np.ndarray]) -> "Walk":
+        if not nodes:
+            return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+        if len(nodes) == 1:
+            return cls(nodes[0], states[0])
+        return cls(np.concatenate(nodes), np.concatenate(states))
+
+    def mask(self, trie: TokenTrie, token_node: np.ndarray, n_words: int, size: int) -> np.ndarray:
+        """Packed mask of the tokens whose trie node was reached alive (``token_node[t]`` = t's
+        node, or past the last node when absent)."""
+        if self.dense is not None:
+            bits = np.zeros(n_words * 32, dtype=bool)
+            bits[:size] = self.dense[token_node] != DEAD
+            return np.packbits(bits, bitorder="little").view(np.int32)
+        return pack_ids(tokens_at(trie, self.nodes), n_words)
+
+
+def tokens_at(trie: TokenTrie, nodes: np.ndarray) -> np.ndarray:
+    """The token ids ending at ``nodes``."""
+    starts = trie.token_offsets[nodes]
+    counts = trie.token_offsets[nodes + 1] - starts
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int32)
+    return trie.token_ids[concat_ranges(starts, counts, total)]
+
+
+def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:
+    """Packed int32 words with the bits of ``ids`` set (a few ids straight into the words;
+    many through a byte per token, which numpy packs faster)."""
+    if ids.size < 4096:
+        words = np.zeros(n_words, dtype=np.int32)
+        if ids.size:
+            ids = ids.astype(np.int64)
+            np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
+        return words
+    bits = np.zeros(n_words * 32, dtype=bool)
+    bits[ids] = True
+    return np.packbits(bits, bitorder="little").view(np.int32)
+
+
+_MASK_TABLES: dict[int, np.ndarray] = {}
+
+
+def _in_mask(values: np.ndarray, mask: int) -> np.ndarray:
+    """Per byte value: its bit is set in the 256-bit ``mask``."""
+    table = _MASK_TABLES.get(mask)
+    if table is None:
+        table = _MASK_TABLES[mask] = np.array([(mask >> b) & 1 for b in range(256)], dtype=bool)
+    return table[values]

@@ -1,0 +1,348 @@
+"""The compiled :class:`Grammar`: states, token masks, and the rules that keep them honest.
+
+A grammar is a lazily built DFA over bytes whose states are derivative expressions (see
+:mod:`enforcer.engine.expr` and :mod:`enforcer.engine.automaton`). Its token mask at a state is
+computed once and cached; how it is computed is what makes a schema never seen before cheap:
+
+* the state is split into *branches* ``LEX h · T``: a lexeme being read, and what follows it
+  (an alternative of several branches after a comma, one inside a string);
+* each branch allows the tokens read inside ``h`` (shared by every grammar of the vocabulary,
+  see :mod:`enforcer.engine.lexemes`), the tokens ``T`` allows when ``h`` may end here, and the
+  tokens that end ``h`` inside them and continue into ``T``: a walk of the token trie below the
+  lexeme's exit nodes only, with the grammar's own automaton;
+* what is not a lexeme (grammars written without them, a regex) is walked as a whole.
+
+Invariants the engine keeps (the point of the project):
+
+* a token is allowed only if every one of its bytes is readable and the state it leaves is live
+  (can still reach acceptance): no dead ends;
+* special tokens and ids with no bytes are never allowed, except the EOS set, which is allowed
+  exactly when the state accepts, and special tokens the grammar names (``ir.Special``), allowed
+  where the grammar puts them; when nothing but EOS can follow, only EOS is allowed.
+
+Named special tokens are symbols past the byte range: they have no trie node, so the walk never
+sees them; their transitions are derived per state on demand and added to the mask when it is
+filled, beside EOS.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import SchemaError
+from ..vocab import Vocabulary
+from .automaton import DEAD, Automaton, tokens_at
+from .expr import ALT, AND, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
+from .lexemes import LexemeInfo, LexemeSpace
+
+if TYPE_CHECKING:
+    from .matcher import Matcher
+
+DEFAULT_MASK_CACHE_BYTES = 256 << 20
+_MAX_CROSSED_LEXEMES = 8  # lexemes one token is followed through before the plain walk takes over
+DEFAULT_MAX_STATES = 200_000
+
+
+class Grammar:
+    """A compiled constraint over one vocabulary: immutable from the outside, thread-safe, shared.
+
+    Build one with :func:`enforcer.compile_json_schema` (or another ``compile_*``, or a
+    :class:`~enforcer.Compiler`), then call :meth:`matcher` once per generated sequence.
+    """
+
+    def __init__(self, space: LexemeSpace, start: Expr, vocab: Vocabulary, *, lock: threading.RLock,
+                 source: str = "", specials: set[str] | None = None,
+                 max_states: int = DEFAULT_MAX_STATES, cache_bytes: int = DEFAULT_MASK_CACHE_BYTES):
+        self.vocab = vocab
+        self.source = source
+        self.approximations: list[tuple[str, str, str]] = []  # (pointer, keyword, what), strict=False
+        self.unknown_keywords: list[tuple[str, str]] = []  # (pointer, keyword) a schema used but its draft lacks
+        self._space = space
+        self._factory = space.factory
+        self._lock = lock
+        self._automaton = Automaton(space.factory, max_states=max_states)
+        self._masks: OrderedDict[Any, np.ndarray] = OrderedDict()  # by state, and ("raw", clamped expr)
+        self._mask_bytes = 0
+        self._cache_bytes = cache_bytes
+        self._string_exits: dict[int, np.ndarray] = {}
+        self._exits: dict[tuple[int, int], tuple[LexemeInfo, np.ndarray]] = {}
+        self._in_progress: set[int] = set()
+        self.n_words = (vocab.size + 31) // 32
+        eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
+        self._eos_words = (eos // 32).astype(np.int64)
+        self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
+        self._specials = specials if specials is not None else set()
+        self._special_symbol: dict[int, int] = {}  # token id -> symbol, see _special_ids
+        self._special_next: dict[int, dict[int, int]] = {}  # state -> {token id: next state}
+        self.stats = {"masks": 0, "branch_groups": 0, "raw_walks": 0, "crossing_walks": 0}
+        with self._lock:
+            if start.kind == NEVER or not self._automaton.is_live(start):
+                raise SchemaError("the constraint admits no complete output (no string satisfies it)")
+            self._special_ids()  # the start rules are lowered now: unknown names fail here
+            self.initial_state = self._automaton.intern(start)
+
+    def _special_ids(self) -> dict[int, int]:
+        """``{token id: symbol}`` of the special tokens the grammar names.
+
+        Rules are lowered lazily, so a grammar may name a new special token whenever a rule is
+        first entered; names are resolved against the vocabulary as they appear.
+        """
+        if len(self._specials) != len(self._special_symbol):
+            vocab = self.vocab
+            for text in self._specials:
+                token_id = vocab.special_token_id(text)
+                if token_id is None:
+                    raise SchemaError(f"the grammar names the special token {text!r}, which this "
+                                      "vocabulary does not have")
+                if token_id in vocab.eos_token_ids:
+                    raise SchemaError(f"the grammar names {text!r}, an end-of-sequence token: EOS ends "
+                                      "the output by itself once the grammar is complete; end the grammar there")
+                self._special_symbol[token_id] = self._factory.specials[text]
+        return self._special_symbol
+
+    # -- states -------------------------------------------------------------------------------
+
+    def step(self, sid: int, data: bytes) -> int:
+        """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
+        with self._lock:
+            return self._automaton.step(sid, data)
+
+    def is_accepting(self, sid: int) -> bool:
+        return bool(self._automaton.accepting[sid])
+
+    def special_transitions(self, sid: int) -> dict[int, int]:
+        """``{token id: next state}`` for the named special tokens that may come in ``sid``."""
+        found = self._special_next.get(sid)
+        if found is None:
+            with self._lock:
+                a, f = self._automaton, self._factory
+                e = a.exprs[sid]
+                found, tried = {}, -1
+                while tried < len(self._specials):  # a derivative may lower a rule naming a new one
+                    tried = len(self._specials)
+                    for token_id, symbol in list(self._special_ids().items()):
+                        d = f.derive(e, symbol)
+                        if d.kind != NEVER and a.is_live(d):
+                            found[token_id] = a.intern(d)
+                self._special_next[sid] = found
+        return found
+
+    def step_special(self, sid: int, token_id: int) -> int:
+        """The state after the special token ``token_id`` (``DEAD`` if the grammar forbids it)."""
+        return self.special_transitions(sid).get(token_id, DEAD)
+
+    def names_special(self, token_id: int) -> bool:
+        """Whether the grammar names this special token."""
+        return token_id in self._special_ids()
+
+    # -- token masks --------------------------------------------------------------------------
+
+    def token_mask(self, sid: int) -> np.ndarray:
+        """Packed int32 words: bit ``i % 32`` of word ``i // 32`` set iff token ``i`` may come
+        next, EOS not included. Cached per state; do not modify the result."""
+        mask = self._masks.get(sid)
+        if mask is not None:
+            return mask
+        with self._lock:
+            mask = self._masks.get(sid)
+            if mask is None:
+                mask = self._compute_mask(sid)
+                mask.setflags(write=False)
+                self._remember(sid, mask)
+            return mask
+
+    def _remember(self, sid: Any, mask: np.ndarray) -> None:
+        self._masks[sid] = mask
+        self._mask_bytes += mask.nbytes
+        while self._mask_bytes > self._cache_bytes and len(self._masks) > 1:
+            _, old = self._masks.popitem(last=False)
+            self._mask_bytes -= old.nbytes
+
+    def _compute_mask(self, sid: int) -> np.ndarray:
+        self.stats["masks"] += 1
+        a, f, space = self._automaton, self._factory, self._space
+        groups, raw = self._branches(a.exprs[sid])
+        words = np.zeros(self.n_words, dtype=np.int32)
+        crossing: list[np.ndarray] = []
+        self._in_progress.add(sid)
+        try:
+            for h, tails in groups.items():
+                tail = f.alt(*tails)
+                if tail.kind == NEVER or not a.is_live(tail):
+                    continue
+                self.stats["branch_groups"] += 1
+                info = space.info(h)
+                np.bitwise_or(words, info.inner, out=words)
+                if not (info.nullable or info.exit_nodes.size):
+                    continue
+                tsid = a.intern(tail)
+                if info.nullable:
+                    if tsid in self._in_progress:  # a nullable cycle: walk this part as a whole
+                        raw.append(f.seq(f.lexeme(h), tail))
+                    else:
+                        np.bitwise_or(words, self.token_mask(tsid), out=words)
+                if info.exit_nodes.size:
+                    crossing.append(self._crossing(info, tsid))
+            if raw:
+                rest = f.alt(*raw)
+                if rest.kind != NEVER and a.is_live(rest):
+                    np.bitwise_or(words, self._raw_mask(rest), out=words)
+        finally:
+            self._in_progress.discard(sid)
+        if crossing:
+            ids = np.concatenate(crossing) if len(crossing) > 1 else crossing[0]
+            if ids.size:
+                np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
+        return words
+
+    def _raw_mask(self, e: Expr) -> np.ndarray:
+        """The mask of a part that starts with no lexeme (a GBNF rule's text), by a walk of the
+        whole trie, kept per clamped form: states differing only in large repetition counts
+        share one walk."""
+        key = ("raw", self._factory.clamp(e, self._space.clamp_bound))
+        found = self._masks.get(key)
+        if found is None:
+            self.stats["raw_walks"] += 1
+            a, trie = self._automaton, self.vocab.trie
+            walk = a.walk(a.intern(key[1]), trie)
+            found = walk.mask(trie, self._space.token_node, self.n_words, self.vocab.size)
+            self._remember(key, found)
+        return found
+
+    def _branches(self, e: Expr) -> tuple[dict[Expr, list[Expr]], list[Expr]]:
+        """Split a state into ``{lexeme: [tails]}`` and the rest (not starting with a lexeme):
+        a state is the alternative of ``LEX h · T`` for each pair and of each rest."""
+        f = self._factory
+        empty = f.empty
+        groups: dict[Expr, list[Expr]] = {}
+        raw: list[Expr] = []
+        entered: set[tuple[Expr, Expr]] = set()
+        stack = [(e, empty)]
+        while stack:
+            x, cont = stack.pop()
+            k = x.kind
+            if k == ALT:
+                stack.extend((m, cont) for m in x.args)
+            elif k == SEQ:
+                head, tail = x.args
+                stack.append((head, f._seq2(tail, cont)))
+                if f.nullable(head):
+                    stack.append((tail, cont))
+            elif k == LEX:
+                groups.setdefault(x.args[0], []).append(cont)
+            elif k == REF:
+                if (x, cont) not in entered:
+                    entered.add((x, cont))
+                    stack.append((f.body(x), cont))
+            elif k == REPEAT:
+                item, lo, hi = x.args
+                if lo > 0 and f.nullable(item):
+                    lo = 0
+                rest = f.repeat(item, max(lo - 1, 0), None if hi is None else hi - 1)
+                stack.append((item, f._seq2(rest, cont)))
+            elif k != EMPTY and k != NEVER:
+                raw.append(f._seq2(x, cont))
+        return groups, raw
+
+    def _crossing(self, info: LexemeInfo, tsid: int) -> np.ndarray:
+        """Tokens that end lexeme ``info`` inside them and continue into state ``tsid``."""
+        if info.string is not None:  # a JSON string body: one walk per tail, filtered by body
+            ids = self._string_exits.get(tsid)
+            if ids is None:
+                ids = self._string_exits[tsid] = self._below(info.exit_nodes, tsid)
+            return self._space.strings.crossing_filter(ids, *info.string)  # type: ignore[union-attr]
+        key = (id(info), tsid)
+        hit = self._exits.get(key)
+        if hit is not None and hit[0] is info:
+            return hit[1]
+        ids = self._below(info.exit_nodes, tsid)
+        self._exits[key] = (info, ids)
+        return ids
+
+    def _below(self, starts: np.ndarray, tsid: int) -> np.ndarray:
+        self.stats["crossing_walks"] += 1
+        found = self._cross_from(starts, self._automaton.exprs[tsid], 0)
+        if not found:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate(found) if len(found) > 1 else found[0]
+
+    def _cross_from(self, starts: np.ndarray, tail: Expr, depth: int) -> list[np.ndarray]:
+        """The tokens below the trie nodes ``starts`` (a node set of the lexeme space) whose
+        rest can begin ``tail``: read lexeme by lexeme through the lexeme space's shared
+        crossings (:meth:`LexemeSpace.cross`), so what one schema walked, the next finds.
+        Only what is not a lexeme is read with this grammar's own automaton."""
+        space, trie, f = self._space, self.vocab.trie, self._factory
+        if depth > _MAX_CROSSED_LEXEMES:  # tokens spanning this many lexemes: read the rest whole
+            a = self._automaton
+            return [tokens_at(trie, a.walk_below(starts, a.intern(tail), trie))]
+        groups, raw = self._branches(tail)
+        out: list[np.ndarray] = []
+        for h, tails in groups.items():
+            after = f.alt(*tails)
+            if after.kind == NEVER or not self._automaton.is_live(after):
+                continue
+            tokens, ends = space.cross(starts, h)
+            if tokens.size:
+                out.append(tokens)
+            if ends is not None:
+                out.extend(self._cross_from(ends, after, depth + 1))
+            if f.nullable(h):  # the lexeme may be empty here: its successor starts now
+                out.extend(self._cross_from(starts, after, depth + 1))
+        if raw:
+            rest = f.alt(*raw)
+            if rest.kind != NEVER and self._automaton.is_live(rest):
+                a = self._automaton
+                out.append(tokens_at(trie, a.walk_below(starts, a.intern(rest), trie)))
+        return out
+
+    def reference_mask(self, sid: int) -> np.ndarray:
+        """The token mask of ``sid`` by one plain walk of the whole state over the whole trie:
+        no lexemes, no shared tables, no caches. Slow; the oracle the tests hold
+        :meth:`token_mask` to."""
+        with self._lock:
+            trie = self.vocab.trie
+            walk = self._automaton.walk(sid, trie)
+            return walk.mask(trie, self._space.token_node, self.n_words, self.vocab.size)
+
+    def fill_mask(self, sid: int, out: np.ndarray, *, terminated: bool = False) -> None:
+        """Write the allowed set of state ``sid`` (EOS included when accepting) into ``out``."""
+        if terminated:
+            out[:] = 0
+        else:
+            out[: self.n_words] = self.token_mask(sid)
+            out[self.n_words:] = 0
+        if terminated or self._automaton.accepting[sid]:
+            np.bitwise_or.at(out, self._eos_words, self._eos_bits)
+        if self._specials and not terminated:
+            for token_id in self.special_transitions(sid):
+                out[token_id // 32] |= np.int32(np.uint32(1 << (token_id % 32)).view(np.int32))
+
+    def matcher(self) -> "Matcher":
+        """A fresh matcher at the start of the output."""
+        from .matcher import Matcher
+
+        return Matcher(self)
+
+    @property
+    def num_states(self) -> int:
+        return self._automaton.num_states
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes this grammar holds by itself: its state table, cached masks and crossings (the
+        lexemes it shares with other grammars are counted by its compiler)."""
+        crossings = sum(ids.nbytes for ids in self._string_exits.values())
+        crossings += sum(ids.nbytes for _, ids in self._exits.values())
+        return self._automaton.memory_bytes() + self._mask_bytes + crossings
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.source or 'custom'}, states={self.num_states}, masks={len(self._masks)})"
+
+
+def describe_state(grammar: Grammar, sid: int) -> Any:
+    """The expression of a state (for debugging and tests)."""
+    return grammar._automaton.exprs[sid]

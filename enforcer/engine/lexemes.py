@@ -1,0 +1,304 @@
+"""What every grammar of a vocabulary shares: lexeme automata and their token sets.
+
+A grammar state that starts with a lexeme (``LEX h`` followed by a tail ``T``) allows two kinds
+of tokens (see :mod:`enforcer.engine.grammar`):
+
+* tokens read entirely inside the lexeme: ``inner(h)``, which depends on ``h`` alone;
+* tokens in which the lexeme ends and that continue into ``T``: they start at an *exit node* of
+  the token trie, a node whose prefix completes ``h``, and their rest is read from ``T``.
+
+``h`` is the same expression in every grammar that writes the same kind of value (a JSON string
+with the same bounds, a number, a key), so its inner set and exit nodes are computed once per
+vocabulary and kept here, in the :class:`LexemeSpace` of the compiler: a schema never seen
+before pays only for its own structure. Lexeme states are keyed by their clamped form (see
+``ExprFactory.clamp``), so the positions of a long bounded string share one entry until the
+last few characters.
+
+JSON string bodies (``repeat(char, lo, hi) "``) get their sets from per-vocabulary tables of
+character counts instead of a trie walk (see :mod:`enforcer.schema.json_tokens`): every length
+bound costs a few numpy operations, not a walk of the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..vocab import Vocabulary
+from .automaton import Automaton, tokens_at
+from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, Expr, ExprFactory
+
+
+@dataclass(frozen=True)
+class LexemeInfo:
+    """What a lexeme state allows by itself.
+
+    ``inner``: packed mask of the tokens read entirely inside the lexeme. ``nullable``: the
+    lexeme may end right here (then anything the tail allows may come too). ``exit_nodes``: trie
+    nodes below which tokens continue past the lexeme's end. ``string``: for JSON string
+    bodies, ``(class, lo, hi, excluded)`` (see :class:`StringFamily`); crossing tokens are then
+    filtered by class and count.
+    """
+
+    inner: np.ndarray
+    nullable: bool
+    exit_nodes: np.ndarray
+    string: tuple | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.inner.nbytes + self.exit_nodes.nbytes) + 100
+
+
+class StringFamily:
+    """JSON string bodies over one vocabulary: ``repeat(c, lo, hi) '"'`` for a character class
+    ``c``, optionally minus a finite set of bodies (object keys that must not be a declared name),
+    decided from the count tables (see the module docstring) instead of a walk."""
+
+    def __init__(self, factory: ExprFactory, tables: Any, vocab: Vocabulary):
+        from ..schema.json_tokens import END, PARTIAL, QUOTE
+
+        self.factory = factory
+        self.tables = tables
+        self.trie = vocab.trie
+        self.n_words = (vocab.size + 31) // 32
+        self.size = vocab.size
+        kind, quote_node = tables.kind, tables.quote_node
+        known = np.full(vocab.size, -2, dtype=np.int64)  # ids past the tokenizer: in no node
+        n = min(vocab.size, vocab.trie.token_node.size)
+        known[:n] = vocab.trie.token_node[:n]
+        self._end = kind == END
+        self._partial = kind == PARTIAL
+        self._closing = (kind == QUOTE) & (quote_node == known)  # ends at the quote
+        self._count = tables.count
+        self._in_class: dict[tuple, np.ndarray] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
+
+    def match(self, h: Expr) -> tuple[tuple, int, int | None, tuple[bytes, ...]] | None:
+        """``(class ranges, lo, hi, excluded bodies)`` if ``h`` is a string body of this family."""
+        if h.kind == BYTES and h.args[0] == b'"':
+            return ((0, 0x10FFFF),), 0, 0, ()
+        if h.kind != SEQ or h.args[1].kind != BYTES or h.args[1].args[0] != b'"':
+            return None
+        body = h.args[0]
+        excluded: tuple[bytes, ...] = ()
+        if body.kind == AND and len(body.args) == 2:
+            rep, other = body.args if body.args[0].kind == REPEAT else body.args[::-1]
+            if other.kind != NOT or rep.kind != REPEAT or rep.args[2] is not None:
+                return None
+            words = finite_words(other.args[0], limit=4096)
+            if words is None:
+                return None
+            excluded, body = tuple(words), rep
+        if body.kind != REPEAT:
+            return None
+        ranges = self.factory.json_chars.get(body.args[0])
+        if ranges is None:
+            return None
+        return ranges, body.args[1], body.args[2], excluded
+
+    def _class_ok(self, ranges: tuple) -> np.ndarray:
+        found = self._in_class.get(ranges)
+        if found is None:
+            found = self._in_class[ranges] = self.tables.in_class(ranges)
+        return found
+
+    def inner(self, ranges: tuple, lo: int, hi: int | None, excluded: tuple[bytes, ...]) -> np.ndarray:
+        key = (ranges, lo, hi, excluded)
+        found = self._masks.get(key)
+        if found is None:
+            c = self._count
+            ok = self._class_ok(ranges)
+            if hi is None:
+                bits = (self._end | self._partial | (self._closing & (c >= lo))) & ok
+            else:
+                bits = ((self._end & (c <= hi)) | (self._partial & (c + 1 <= hi))
+                        | (self._closing & (c >= lo) & (c <= hi))) & ok
+            full = np.zeros(self.n_words * 32, dtype=bool)
+            full[: self.size] = bits
+            for word in excluded:  # a closing token whose body is an excluded name
+                node = self.trie.find(word + b'"')
+                if node >= 0:
+                    full[self.trie.tokens_at(node)] = False
+            found = np.packbits(full, bitorder="little").view(np.int32)
+            found.setflags(write=False)
+            self._masks[key] = found
+        return found
+
+    def crossing_filter(self, ids: np.ndarray, ranges: tuple, lo: int, hi: int | None,
+                        excluded: tuple[bytes, ...]) -> np.ndarray:
+        """Of the tokens that close a string and continue (``ids``), those whose body fits."""
+        counts = self._count[ids]
+        keep = (counts >= lo) & self._class_ok(ranges)[ids]
+        if hi is not None:
+            keep &= counts <= hi
+        ids = ids[keep]
+        if excluded and ids.size:
+            quote_node = self.tables.quote_node[ids]
+            bad = np.zeros(ids.size, dtype=bool)
+            for word in excluded:
+                node = self.trie.find(word + b'"')
+                if node >= 0:
+                    bad |= quote_node == node
+            ids = ids[~bad]
+        return ids
+
+
+def finite_words(e: Expr, *, limit: int) -> list[bytes] | None:
+    """The words of a finite, reference-free language (``None`` if infinite, or more than
+    ``limit`` words, or not plain alternatives and sequences of literals and byte classes)."""
+    k = e.kind
+    if k == EMPTY:
+        return [b""]
+    if k == NEVER:
+        return []
+    if k == BYTES:
+        return [e.args[0]]
+    if k == CLASS:
+        mask = e.args[0]
+        return [bytes([b]) for b in range(256) if (mask >> b) & 1]
+    if k == ALT:
+        out: list[bytes] = []
+        for x in e.args:
+            words = finite_words(x, limit=limit)
+            if words is None:
+                return None
+            out.extend(words)
+            if len(out) > limit:
+                return None
+        return out
+    if k == SEQ:
+        heads = finite_words(e.args[0], limit=limit)
+        tails = finite_words(e.args[1], limit=limit) if heads is not None else None
+        if heads is None or tails is None or len(heads) * len(tails) > limit:
+            return None
+        return [a + b for a in heads for b in tails]
+    if k == REPEAT and e.args[2] is not None:
+        item = finite_words(e.args[0], limit=limit)
+        if item is None:
+            return None
+        out, layer = ([b""] if e.args[1] == 0 else []), [b""]
+        for count in range(1, e.args[2] + 1):
+            layer = [a + b for a in layer for b in item]
+            if len(layer) + len(out) > limit:
+                return None
+            if count >= e.args[1]:
+                out.extend(layer)
+        return out
+    if k == LEX:
+        return finite_words(e.args[0], limit=limit)
+    return None
+
+
+class LexemeSpace:
+    """The lexeme automaton of one expression factory and vocabulary, and the per-lexeme token
+    sets; bounded by ``cache_bytes`` (least recently used entries go first)."""
+
+    def __init__(self, factory: ExprFactory, vocab: Vocabulary, *, max_states: int, cache_bytes: int,
+                 strings: StringFamily | None = None):
+        self.factory = factory
+        self.vocab = vocab
+        self.strings = strings
+        self.automaton = Automaton(factory, max_states=max_states, what="lexeme")
+        self.max_states = max_states
+        self.cache_bytes = cache_bytes
+        self.clamp_bound = max(vocab.trie.max_depth, 1)
+        self.n_words = (vocab.size + 31) // 32
+        token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
+        known = vocab.trie.token_node[: vocab.size]
+        token_node[: known.size] = np.where(known >= 0, known, vocab.trie.num_nodes)
+        self.token_node = token_node
+        self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
+        self._node_sets: dict[bytes, np.ndarray] = {}
+        self._crossings: OrderedDict[tuple[int, Expr], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._bytes = 0
+        self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0}
+
+    def info(self, h: Expr) -> LexemeInfo:
+        """The token sets of lexeme state ``h`` (the expression inside ``LEX``)."""
+        key = self.factory.clamp(h, self.clamp_bound)
+        found = self._info.get(key)
+        if found is not None:
+            self._info.move_to_end(key)
+            self.stats["hits"] += 1
+            return found
+        family = self.strings.match(key) if self.strings is not None else None
+        if family is not None:
+            self.stats["string_tables"] += 1
+            found = LexemeInfo(self.strings.inner(*family), False, self.node_set(self.strings.tables.exit_nodes),
+                               family)
+        else:
+            found = self._walk(key)
+        self._info[key] = found
+        self._bytes += found.nbytes
+        self._evict()
+        if self.automaton.num_states > self.max_states // 2:
+            self.automaton = Automaton(self.factory, max_states=self.max_states, what="lexeme")
+        return found
+
+    def _walk(self, h: Expr) -> LexemeInfo:
+        self.stats["lexeme_walks"] += 1
+        a = self.automaton
+        trie = self.vocab.trie
+        sid = a.intern(h)
+        walk = a.walk(sid, trie)
+        inner = walk.mask(trie, self.token_node, self.n_words, self.vocab.size)
+        inner.setflags(write=False)
+        ends = walk.nodes[a.accepting[walk.states]]
+        return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(ends[trie.subtree_end[ends] > ends + 1]))
+
+    def node_set(self, nodes: np.ndarray) -> np.ndarray:
+        """The canonical array for a set of trie nodes: equal sets are the same object, so a
+        set can key a cache (:meth:`cross`)."""
+        nodes = np.unique(nodes.astype(np.int64))
+        key = nodes.tobytes()
+        found = self._node_sets.get(key)
+        if found is None:
+            found = self._node_sets[key] = nodes
+            found.setflags(write=False)
+        return found
+
+    def cross(self, starts: np.ndarray, h: Expr) -> tuple[np.ndarray, np.ndarray | None]:
+        """Reading lexeme ``h`` from below the trie nodes ``starts`` (a :meth:`node_set`):
+        the tokens that end inside ``h``, and the nodes where ``h`` may end with tokens going
+        on below them (or ``None``). What is left of a token after one lexeme ends is read
+        lexeme by lexeme, and these pieces depend on the lexemes only: the comma after a
+        string, the key after the comma, are the same in every schema, so they are walked
+        once per vocabulary."""
+        key = (id(starts), h)
+        found = self._crossings.get(key)
+        if found is not None and found[0] is starts:
+            self._crossings.move_to_end(key)
+            return found[1], found[2]
+        self.stats["crossing_walks"] += 1
+        a, trie = self.automaton, self.vocab.trie
+        nodes, states = a._walk_from(starts, a.intern(h), trie)
+        if nodes:
+            nodes_all = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
+            states_all = np.concatenate(states) if len(states) > 1 else states[0]
+            tokens = tokens_at(trie, nodes_all)
+            ends = nodes_all[a.accepting[states_all]]
+            ends = ends[trie.subtree_end[ends] > ends + 1]
+            end_set = self.node_set(ends) if ends.size else None
+        else:
+            tokens, end_set = np.zeros(0, dtype=np.int32), None
+        self._crossings[key] = (starts, tokens, end_set)
+        self._bytes += int(tokens.nbytes) + 100
+        self._evict()
+        return tokens, end_set
+
+    def _evict(self) -> None:
+        while self._bytes > self.cache_bytes and (self._info or self._crossings):
+            if self._crossings:
+                _, (_, tokens, _) = self._crossings.popitem(last=False)
+                self._bytes -= int(tokens.nbytes) + 100
+            else:
+                _, old = self._info.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    @property
+    def memory_bytes(self) -> int:
+        return self._bytes + self.automaton.memory_bytes()

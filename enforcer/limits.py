@@ -1,0 +1,58 @@
+"""Every budget a constraint may spend, in one place.
+
+A server takes schemas, regexes and grammars from strangers: none of them may crash it, hang it
+or grow its memory without bound. Each field below is one budget, with its default and what it
+costs to raise it. Exceeding one raises :class:`~enforcer.errors.LimitExceededError` naming the
+field: at compile time where the cost can be known from the input, else at the step that needs
+more (the adapters then end that one request with EOS, see :mod:`enforcer.service`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_states: int = 200_000
+    """Automaton states one grammar may create. Each costs about 1.2 KB (a 256-entry row of the
+    transition table and its expression); the default caps a grammar near 240 MB. Real
+    schemas use a few thousand."""
+
+    max_lexeme_states: int = 100_000
+    """States of the compiler's shared lexeme automaton; when half are used it starts afresh
+    (the lexemes' token sets stay cached), so this bounds memory, not what can be compiled."""
+
+    max_shared_expressions: int = 2_000_000
+    """Expressions the compiler's shared factory may hold before it starts a new one (about
+    300 bytes each). Grammars keep the factory they were compiled with."""
+
+    max_mask_cache_bytes: int = 256 << 20
+    """Bytes of token masks one grammar keeps (16 KB each for a 128k vocabulary); the least
+    recently used go first, and are computed again if needed."""
+
+    max_nesting_depth: int = 2_000
+    """Nesting of schemas (objects in arrays in objects...), of GBNF parentheses and of regex
+    groups. Compiling uses recursion proportional to it."""
+
+    max_enum_values: int = 1_000_000
+    """Values of one ``enum``. Compile time is linear in it (100,000 strings: about a second)."""
+
+    max_repeat: int = 100_000
+    """The largest repetition count of a regex, a GBNF rule or a length bound (``{m,n}``,
+    ``maxLength``, ``maxItems``); larger bounds are accepted only when they do not change the
+    language within this many copies (they are unbounded in practice)."""
+
+    max_repeat_product: int = 1_000_000
+    """The product of the counts of nested bounded repetitions (``((a{1,100}){1,100}){1,100}``
+    is 10^6): each level multiplies the states a derivative can reach."""
+
+    max_disjuncts: int = 256
+    """Alternatives an ``allOf`` over ``anyOf``/``oneOf`` branches may expand to."""
+
+    max_multiple_of: int = 10_000
+    """The largest prime power of an integer ``multipleOf`` built as a remainder automaton
+    (that many states per digit)."""
+
+    max_compile_seconds: float = 30.0
+    """Wall-clock time one compile may take."""

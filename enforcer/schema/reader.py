@@ -1,0 +1,364 @@
+"""Reading schema objects into the typed model, keyword by keyword, with their JSON pointers.
+
+Every keyword the draft defines is either read into the model (checked as it is read: a
+``minLength`` of ``-1`` is a :class:`~enforcer.errors.SchemaError` naming the keyword and its
+pointer; this is the meta-validation, for what the model uses), reported as unsupported (a
+keyword no grammar can enforce exactly: :class:`~enforcer.errors.UnsupportedSchemaError`, or
+with ``strict=False`` a warning and the closest superset), or an annotation. A keyword the draft
+does not define is listed in :attr:`Reader.unknown` (``enforcer check`` shows them; the
+``unknown_keywords="error"`` option refuses them).
+
+``$ref``, ``allOf``, ``anyOf`` and ``oneOf`` are resolved here, at one nesting level at a time:
+subschemas of properties and items stay unread (:class:`~enforcer.schema.model.Sub`) until the
+emitter reaches them, so a recursive schema reads each of its parts once. A chain of ``$ref``
+that comes back to where it started without nesting is an error: such a schema could only be
+satisfied by itself.
+
+``oneOf`` is read as ``anyOf``: exact when its branches are disjoint (tagged unions), a superset
+otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..errors import LimitExceededError, SchemaError, UnsupportedSchemaError
+from ..limits import Limits
+from .document import Document, Where
+from .model import (ALL_TYPES, ANY, NO_ARRAY, NO_NUMBER, NO_OBJECT, NO_STRING, NOTHING, TYPES, ArrayC, Node,
+                    NumberC, ObjectC, ObjectPart, Raw, StringC,
+                    Sub, Typed, any_of, intersect_values, meet, unique_values)
+
+UNSUPPORTED = {
+    "not": "negation of a schema",
+    "if": "conditional schemas", "then": "conditional schemas", "else": "conditional schemas",
+    "dependentSchemas": "property-dependent schemas",
+    "dependentRequired": "property-dependent requirements",
+    "dependencies": "property dependencies",
+    "uniqueItems": "uniqueness of array items",
+    "contains": "'contains'", "minContains": "'contains'", "maxContains": "'contains'",
+    "unevaluatedProperties": "unevaluated properties", "unevaluatedItems": "unevaluated items",
+    "$dynamicRef": "dynamic references", "$recursiveRef": "dynamic references",
+}
+_IGNORED = frozenset({"$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$comment",
+                      "$defs", "definitions", "$vocabulary", "title", "description", "default", "examples",
+                      "deprecated", "readOnly", "writeOnly", "contentEncoding", "contentMediaType",
+                      "contentSchema", "format", "$ref", "allOf", "anyOf", "oneOf"})
+
+
+def escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _at(pointer: str, keyword: str) -> str:
+    """The pointer of a keyword's value, for errors about the value."""
+    return f"{pointer}/{escape(keyword)}"
+
+
+class Reader:
+    """Reads the schemas of one document into model nodes (see the module docstring)."""
+
+    def __init__(self, doc: Document, *, strict: bool, limits: Limits, unknown_keywords: str = "ignore"):
+        self.doc = doc
+        self.strict = strict
+        self.limits = limits
+        self.unknown_keywords = unknown_keywords
+        self.approximations: list[tuple[str, str, str]] = []  # (pointer, keyword, what)
+        self.unknown: list[tuple[str, str]] = []  # (pointer, keyword)
+        self._memo: dict[tuple[int, str], Node] = {}
+        self._chain: list[int] = []  # ids of the schemas whose $ref chain is being followed
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def read(self, sub: Sub) -> Node:
+        """The model of a conjunction of raw subschemas."""
+        result: Node = ANY
+        for raw in sub.parts:
+            result = self._meet(result, self.read_raw(raw.schema, raw.where), raw.where.pointer, "allOf")
+        return result
+
+    def read_raw(self, schema: Any, where: Where, *, via_ref: bool = False) -> Node:
+        """The model of one raw schema; ``via_ref``: reached by a ``$ref``, whose lookup already
+        moved the base URI to the target's own."""
+        if schema is True:
+            return ANY
+        if schema is False:
+            return NOTHING
+        if not isinstance(schema, dict):
+            raise SchemaError(f"a schema must be an object or a boolean, got {type(schema).__name__}",
+                              pointer=where.pointer)
+        key = (id(schema), _base(where))
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if id(schema) in self._chain:
+            raise SchemaError("this schema refers back to itself through $ref/allOf/anyOf/oneOf without "
+                              "nesting: no value could satisfy it", pointer=where.pointer, keyword="$ref")
+        self._chain.append(id(schema))
+        try:
+            node = self._read_object(schema, where if via_ref else self.doc.enter(schema, where))
+        finally:
+            self._chain.pop()
+        self._memo[key] = node
+        return node
+
+    # -- one schema object --------------------------------------------------------------------
+
+    def _read_object(self, schema: dict, where: Where) -> Node:
+        doc, pointer = self.doc, where.pointer
+        if "$ref" in schema:
+            ref = schema["$ref"]
+            if not isinstance(ref, str):
+                raise SchemaError("must be a string (a URI reference)", pointer=_at(pointer, "$ref"), keyword="$ref")
+            target, target_where = doc.lookup(ref, where)
+            referenced = self.read_raw(target, target_where, via_ref=True)
+            if doc.ref_overrides_siblings:
+                return referenced
+        else:
+            referenced = ANY
+        self._check_keywords(schema, pointer)
+        node: Node = self._own(schema, where)
+        node = self._meet(node, referenced, pointer, "$ref")
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            if keyword not in schema:
+                continue
+            subs = schema[keyword]
+            if not isinstance(subs, list) or not subs:
+                raise SchemaError("must be a non-empty array of schemas", pointer=_at(pointer, keyword), keyword=keyword)
+            read = [self.read_raw(s, Where(f"{pointer}/{keyword}/{i}", where.resolver)) for i, s in enumerate(subs)]
+            if keyword == "allOf":
+                for part in read:
+                    node = self._meet(node, part, pointer, keyword)
+            else:
+                node = self._meet(node, any_of(read), pointer, keyword)
+        return node
+
+    def _meet(self, a: Node, b: Node, pointer: str, keyword: str) -> Node:
+        try:
+            return meet(a, b, limit=self.limits.max_disjuncts)
+        except OverflowError as exc:
+            raise LimitExceededError(f"'{keyword}' at {pointer}: the combination of allOf/anyOf/oneOf expands to "
+                                     f"{exc.args[0]} alternatives", limit="max_disjuncts", value=exc.args[0],
+                                     allowed=self.limits.max_disjuncts) from None
+
+    def _check_keywords(self, schema: dict, pointer: str) -> None:
+        known = self.doc.keywords
+        for keyword in schema:
+            if keyword in UNSUPPORTED and keyword in known:
+                self.unsupported(keyword, pointer, UNSUPPORTED[keyword])
+            elif keyword not in known:
+                if self.unknown_keywords == "error":
+                    raise SchemaError(f"unknown keyword for {self.doc.draft} (unknown_keywords='error')",
+                                      pointer=pointer, keyword=keyword)
+                self.unknown.append((pointer, keyword))
+
+    def unsupported(self, keyword: str, pointer: str, what: str) -> None:
+        message = f"{what} cannot be enforced by a grammar"
+        if self.strict:
+            raise UnsupportedSchemaError(message + " (pass strict=False to enforce a superset)",
+                                         pointer=pointer, keyword=keyword)
+        self.approximations.append((pointer, keyword, what))
+        warnings.warn(f"{keyword!r} at {pointer}: {message}; enforcing a superset", stacklevel=5)
+
+    def _own(self, schema: dict, where: Where) -> Node:
+        """The keywords of this object itself (no ``$ref``/combinators) as a :class:`Typed`."""
+        pointer = where.pointer
+        known = self.doc.keywords
+        types = ALL_TYPES
+        if "type" in schema:
+            types = _types(schema["type"], pointer)
+        string = _string(schema, pointer, known)
+        number = self._number(schema, pointer)
+        array = self._array(schema, where)
+        obj = self._object(schema, where)
+        enum = None
+        if "enum" in schema:
+            values = schema["enum"]
+            if not isinstance(values, list):
+                raise SchemaError("must be an array", pointer=_at(pointer, "enum"), keyword="enum")
+            if len(values) > self.limits.max_enum_values:
+                raise LimitExceededError(f"'enum' at {pointer} has {len(values)} values", limit="max_enum_values",
+                                         value=len(values), allowed=self.limits.max_enum_values)
+            enum = unique_values(values)
+        if "const" in schema and "const" in known:
+            const = (schema["const"],)
+            enum = const if enum is None else intersect_values(enum, const)
+        if not types:
+            return NOTHING
+        typed = Typed(types, string, number, array, obj, enum, pointer)
+        return ANY if typed.unconstrained else typed
+
+    # -- per type -----------------------------------------------------------------------------
+
+    def _number(self, schema: dict, pointer: str) -> NumberC:
+        lo = hi = None
+        for keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+            if keyword in schema and keyword in self.doc.keywords:
+                break
+        else:
+            return NO_NUMBER
+        draft4 = self.doc.draft == "draft4"
+        if "minimum" in schema:
+            lo = (_decimal(schema["minimum"], pointer, "minimum"),
+                  _flag(schema.get("exclusiveMinimum", False), pointer, "exclusiveMinimum") if draft4 else False)
+        if "maximum" in schema:
+            hi = (_decimal(schema["maximum"], pointer, "maximum"),
+                  _flag(schema.get("exclusiveMaximum", False), pointer, "exclusiveMaximum") if draft4 else False)
+        if not draft4:
+            from .model import tighter
+
+            if "exclusiveMinimum" in schema:
+                lo = tighter(lo, (_decimal(schema["exclusiveMinimum"], pointer, "exclusiveMinimum"), True), lower=True)
+            if "exclusiveMaximum" in schema:
+                hi = tighter(hi, (_decimal(schema["exclusiveMaximum"], pointer, "exclusiveMaximum"), True), lower=False)
+        multiples: tuple[Decimal, ...] = ()
+        if "multipleOf" in schema:
+            m = _decimal(schema["multipleOf"], pointer, "multipleOf")
+            if m <= 0:
+                raise SchemaError("must be greater than 0", pointer=_at(pointer, "multipleOf"), keyword="multipleOf")
+            multiples = (m,)
+        return NumberC(lo, hi, multiples)
+
+    def _array(self, schema: dict, where: Where) -> ArrayC:
+        pointer = where.pointer
+        known = self.doc.keywords
+        prefix: tuple[Sub, ...] = ()
+        items = TRUE_SUB
+        if "prefixItems" in schema and "prefixItems" in known:
+            prefix = tuple(_sub(s, f"{pointer}/prefixItems/{i}", where)
+                           for i, s in enumerate(_schema_list(schema["prefixItems"], pointer, "prefixItems")))
+        if "items" in schema:
+            value = schema["items"]
+            if isinstance(value, list) and "prefixItems" not in known:  # the array form of older drafts
+                prefix = tuple(_sub(s, f"{pointer}/items/{i}", where) for i, s in enumerate(value))
+                if "additionalItems" in schema:
+                    items = _sub(_schema(schema["additionalItems"], pointer, "additionalItems"),
+                                 f"{pointer}/additionalItems", where)
+            else:
+                items = _sub(_schema(value, pointer, "items"), f"{pointer}/items", where)
+        lo = _count(schema, "minItems", pointer) or 0
+        hi = _count(schema, "maxItems", pointer)
+        if not prefix and items.is_true and lo == 0 and hi is None:
+            return NO_ARRAY
+        return ArrayC(prefix, items, lo, hi)
+
+    def _object(self, schema: dict, where: Where) -> ObjectC:
+        pointer = where.pointer
+        props: tuple[tuple[str, Sub], ...] = ()
+        patterns: tuple[tuple[str, Sub], ...] = ()
+        additional = TRUE_SUB
+        if "properties" in schema:
+            value = _schema_map(schema["properties"], pointer, "properties")
+            props = tuple((name, _sub(s, f"{pointer}/properties/{escape(name)}", where)) for name, s in value.items())
+        if "patternProperties" in schema:
+            value = _schema_map(schema["patternProperties"], pointer, "patternProperties")
+            patterns = tuple((p, _sub(s, f"{pointer}/patternProperties/{escape(p)}", where)) for p, s in value.items())
+        if "additionalProperties" in schema:
+            additional = _sub(_schema(schema["additionalProperties"], pointer, "additionalProperties"),
+                              f"{pointer}/additionalProperties", where)
+        required: tuple[str, ...] = ()
+        if "required" in schema:
+            value = schema["required"]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SchemaError("must be an array of strings", pointer=_at(pointer, "required"), keyword="required")
+            required = tuple(dict.fromkeys(value))
+        names = TRUE_SUB
+        if "propertyNames" in schema and "propertyNames" in self.doc.keywords:
+            names = _sub(_schema(schema["propertyNames"], pointer, "propertyNames"), f"{pointer}/propertyNames", where)
+        lo = _count(schema, "minProperties", pointer) or 0
+        hi = _count(schema, "maxProperties", pointer)
+        parts = (ObjectPart(props, patterns, additional, pointer),) if (props or patterns or not additional.is_true) else ()
+        if not parts and not required and names.is_true and lo == 0 and hi is None:
+            return NO_OBJECT
+        return ObjectC(parts, required, names, lo, hi)
+
+
+TRUE_SUB = Sub()
+
+
+def _base(where: Where) -> str:
+    return str(getattr(where.resolver, "_base_uri", ""))
+
+
+def _sub(schema: Any, pointer: str, where: Where) -> Sub:
+    if schema is True or schema == {}:
+        return TRUE_SUB
+    return Sub((Raw(schema, Where(pointer, where.resolver)),))
+
+
+def _schema(value: Any, pointer: str, keyword: str) -> Any:
+    if not isinstance(value, (dict, bool)):
+        raise SchemaError("must be a schema (an object or a boolean)", pointer=_at(pointer, keyword), keyword=keyword)
+    return value
+
+
+def _schema_list(value: Any, pointer: str, keyword: str) -> list:
+    if not isinstance(value, list) or not all(isinstance(v, (dict, bool)) for v in value):
+        raise SchemaError("must be an array of schemas", pointer=_at(pointer, keyword), keyword=keyword)
+    return value
+
+
+def _schema_map(value: Any, pointer: str, keyword: str) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(v, (dict, bool)) for v in value.values()):
+        raise SchemaError("must be an object whose values are schemas", pointer=_at(pointer, keyword), keyword=keyword)
+    return value
+
+
+def _types(value: Any, pointer: str) -> frozenset[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SchemaError("must be a type name or an array of them", pointer=_at(pointer, "type"), keyword="type")
+    bad = [n for n in names if n not in TYPES]
+    if bad:
+        raise SchemaError(f"unknown type {bad[0]!r} (one of {', '.join(TYPES)})", pointer=_at(pointer, "type"), keyword="type")
+    out = frozenset(names)
+    return out - {"integer"} if "number" in out else out
+
+
+def _string(schema: dict, pointer: str, known: frozenset[str]) -> StringC:
+    lo = _count(schema, "minLength", pointer)
+    hi = _count(schema, "maxLength", pointer)
+    patterns: tuple[tuple[str, str], ...] = ()
+    if "pattern" in schema:
+        if not isinstance(schema["pattern"], str):
+            raise SchemaError("must be a string (a regular expression)", pointer=_at(pointer, "pattern"), keyword="pattern")
+        patterns = ((schema["pattern"], pointer),)
+    formats: tuple[str, ...] = ()
+    if "format" in schema:
+        if not isinstance(schema["format"], str):
+            raise SchemaError("must be a string", pointer=_at(pointer, "format"), keyword="format")
+        formats = (schema["format"],)
+    if lo is None and hi is None and not patterns and not formats:
+        return NO_STRING
+    return StringC(lo or 0, hi, patterns, formats)
+
+
+def _count(schema: dict, keyword: str, pointer: str) -> int | None:
+    if keyword not in schema:
+        return None
+    value = schema[keyword]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SchemaError("must be a non-negative integer", pointer=_at(pointer, keyword), keyword=keyword)
+    return value
+
+
+def _decimal(value: Any, pointer: str, keyword: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SchemaError("must be a number", pointer=_at(pointer, keyword), keyword=keyword)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SchemaError("must be a finite number", pointer=_at(pointer, keyword), keyword=keyword)
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:  # pragma: no cover - str() of a finite number always parses
+        raise SchemaError("must be a number", pointer=_at(pointer, keyword), keyword=keyword) from None
+
+
+def _flag(value: Any, pointer: str, keyword: str) -> bool:
+    if not isinstance(value, bool):
+        raise SchemaError("must be a boolean in draft-04", pointer=_at(pointer, keyword), keyword=keyword)
+    return value
