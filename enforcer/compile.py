@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .engine import Grammar
 from .grammar import ir
 from .grammar.gbnf import parse_gbnf
+from .grammar.nesting import check_depth, gbnf_depth, recursion_room, regex_depth
 from .grammar.regex import parse_regex
 from .grammar.text import Reasoning, with_reasoning
 from .vocab import Vocabulary
@@ -70,9 +71,13 @@ def compile_ir(node: ir.Node | ir.Rules, vocab: Vocabulary, *, source: str = "",
 def compile_regex(pattern: str, vocab: Vocabulary, *, compiler: "Compiler | None" = None) -> Grammar:
     """The output must match ``pattern`` as a whole (JSON Schema's regex dialect: ECMA-262 with
     the ``u`` flag). Backreferences and lookaround raise ``UnsupportedSchemaError``."""
-    # one lexeme: its token sets are kept by the compiler and shared by every grammar using it
-    return compile_ir(ir.lexeme(parse_regex(pattern, search=False)), vocab, source=f"regex {pattern!r}",
-                      compiler=compiler)
+    owner = _compiler(vocab, compiler)
+    depth = regex_depth(pattern)
+    check_depth(depth, owner.limits.max_nesting_depth, "the regex")
+    with recursion_room(depth):
+        # one lexeme: its token sets are kept by the compiler and shared by every grammar using it
+        return compile_ir(ir.lexeme(parse_regex(pattern, search=False)), vocab, source=f"regex {pattern!r}",
+                          compiler=owner)
 
 
 def compile_grammar(text: str, vocab: Vocabulary, *, start: str = "root",
@@ -83,4 +88,8 @@ def compile_grammar(text: str, vocab: Vocabulary, *, start: str = "root",
     undefined or missing rules, left recursion and rules that can never finish raise
     :class:`~enforcer.errors.SchemaError` naming the rule.
     """
-    return compile_ir(parse_gbnf(text, start=start), vocab, source=f"gbnf (start {start!r})", compiler=compiler)
+    owner = _compiler(vocab, compiler)
+    depth = gbnf_depth(text)
+    check_depth(depth, owner.limits.max_nesting_depth, "the grammar")
+    with recursion_room(depth):
+        return compile_ir(parse_gbnf(text, start=start), vocab, source=f"gbnf (start {start!r})", compiler=owner)

@@ -31,9 +31,10 @@ class Limits:
     """Bytes of token masks one grammar keeps (16 KB each for a 128k vocabulary); the least
     recently used go first, and are computed again if needed."""
 
-    max_nesting_depth: int = 2_000
-    """Nesting of schemas (objects in arrays in objects...), of GBNF parentheses and of regex
-    groups. Compiling uses recursion proportional to it."""
+    max_nesting_depth: int = 10_000
+    """Nesting of the schema document as JSON (an object schema under ``properties`` is two
+    levels), of GBNF parentheses and of regex groups. Compiling recurses once per level on the
+    heap (about 12 Python frames, a few KB each), so 10,000 levels cost tens of MB at most."""
 
     max_enum_values: int = 1_000_000
     """Values of one ``enum``. Compile time is linear in it (100,000 strings: about a second)."""

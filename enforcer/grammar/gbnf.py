@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from ..errors import GrammarSyntaxError, SchemaError
 from . import ir
 from .analysis import check_rules
+from .nesting import gbnf_depth, recursion_room
 
 __all__ = ["parse_gbnf"]
 
@@ -330,6 +331,11 @@ def parse_gbnf(text: str, *, start: str = "root") -> ir.Rules:
     :class:`~enforcer.errors.SchemaError` for a missing start rule, left recursion and rules that
     can never finish.
     """
+    with recursion_room(gbnf_depth(text)):
+        return _parse(text, start)
+
+
+def _parse(text: str, start: str) -> ir.Rules:
     parser = _Parser(text)
     parser.parse()
     for name, offset in sorted(parser.first_use.items(), key=lambda item: item[1]):

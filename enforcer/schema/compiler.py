@@ -16,13 +16,12 @@ engine state only: no validator, no resolver.
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-from ..errors import LimitExceededError, OptionError, SchemaError
+from ..errors import OptionError, SchemaError
 from ..grammar import ir
 from ..grammar.analysis import check_rules
+from ..grammar.nesting import check_depth, recursion_room
 from ..limits import Limits
 from .document import Document
 from .emit import Emitter
@@ -62,9 +61,7 @@ class SchemaCompiler:
 
     def compile(self) -> ir.Rules:
         depth = nesting_depth(self.document.root)
-        if depth > self.limits.max_nesting_depth:
-            raise LimitExceededError(f"the schema nests {depth} levels deep", limit="max_nesting_depth",
-                                     value=depth, allowed=self.limits.max_nesting_depth)
+        check_depth(depth, self.limits.max_nesting_depth, "the schema")
         emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits,
                           is_empty=self.is_empty)
         with recursion_room(depth):
@@ -95,22 +92,3 @@ def nesting_depth(value: Any) -> int:
             deepest = max(deepest, d)
             stack.extend((x, d + 1) for x in v)
     return deepest
-
-
-_FRAMES_PER_LEVEL = 12
-
-
-@contextmanager
-def recursion_room(depth: int) -> Iterator[None]:
-    """Room on Python's recursion limit for emitting ``depth`` nested levels (the emitter
-    recurses once per level; the nesting was checked against ``Limits`` before). Python 3.11
-    frames of pure-Python calls live on the heap, so a higher limit is safe here."""
-    needed = depth * _FRAMES_PER_LEVEL + 2000
-    old = sys.getrecursionlimit()
-    if needed > old:
-        sys.setrecursionlimit(needed)
-    try:
-        yield
-    finally:
-        if needed > old:
-            sys.setrecursionlimit(old)
