@@ -47,6 +47,7 @@ from functools import lru_cache
 from typing import Union
 
 from enforcer.errors import SchemaError, UnsupportedSchemaError
+from enforcer.grammar.nesting import recursion_room, regex_depth
 from enforcer.grammar.ir import (
     EMPTY,
     MAX_CODE_POINT,
@@ -593,8 +594,9 @@ def parse_regex(pattern: str, *, search: bool = False) -> Node:
     Raises :class:`SchemaError` for a malformed pattern and :class:`UnsupportedSchemaError` for
     a construct that cannot be enforced exactly (see the module docstring).
     """
-    branches = _Parser(pattern).parse()
-    pieces = [p for b in branches for p in _pieces(pattern, b, True, True)]
-    if search:
-        return alt(*(_unanchored(p) for p in pieces))
-    return alt(*(node for _, _, node in pieces))
+    with recursion_room(regex_depth(pattern)):
+        branches = _Parser(pattern).parse()
+        pieces = [p for b in branches for p in _pieces(pattern, b, True, True)]
+        if search:
+            return alt(*(_unanchored(p) for p in pieces))
+        return alt(*(node for _, _, node in pieces))

@@ -14,6 +14,7 @@ pretty-printed with a fixed indent, exactly like ``json.dumps(indent=n)``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from ..errors import OptionError, SchemaError
@@ -131,7 +132,7 @@ def json_char(ranges: ir.Ranges) -> Node:
 
 
 ANY_JSON_CHAR = json_char(ALL_CHARS)
-_PLAIN_ASCII = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C, 0x2F}  # one spelling each: themselves
+_NOT_PLAIN = re.compile(r'[^\x20\x21\x23-\x2e\x30-\x5b\x5d-\x7e]')  # what has other spellings
 
 
 def encode_chars(node: Node) -> Node:
@@ -181,18 +182,15 @@ def encode_chars(node: Node) -> Node:
 def string_body(text: str) -> Node:
     """The body (between quotes) of a JSON string equal to ``text``, in every spelling."""
     parts: list[Node] = []
-    run: list[str] = []
-    for c in text:
-        if ord(c) in _PLAIN_ASCII:
-            run.append(c)
-            continue
-        if run:
-            parts.append(literal("".join(run)))
-            run = []
-        parts.append(json_char(((ord(c), ord(c)),)))
-    if run:
-        parts.append(literal("".join(run)))
-    return seq(*parts)
+    start = 0
+    for special in _NOT_PLAIN.finditer(text):  # long enums: the plain runs are found in C
+        if special.start() > start:
+            parts.append(literal(text[start:special.start()]))
+        parts.append(json_char(((ord(special.group()), ord(special.group())),)))
+        start = special.end()
+    if start < len(text):
+        parts.append(literal(text[start:]))
+    return parts[0] if len(parts) == 1 else seq(*parts)
 
 
 def quoted(body: Node) -> Node:
