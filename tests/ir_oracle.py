@@ -26,8 +26,10 @@ from enforcer.grammar.ir import (
     Bytes,
     CharClass,
     Complement,
+    Divisible,
     Empty,
     Intersect,
+    JsonChar,
     Never,
     Node,
     Ref,
@@ -74,6 +76,17 @@ class _Matcher:
             return frozenset(
                 i + 1 for i in starts if i < len(s) and _in_ranges(node.ranges, ord(s[i]))
             )
+        if isinstance(node, JsonChar):  # a character in any of its JSON spellings
+            return self.ends(node.spelled, starts)
+        if isinstance(node, Divisible):
+            found = set()
+            for i in starts:
+                j = i
+                while j < len(s) and "0" <= s[j] <= "9" and j - i < node.width:
+                    j += 1
+                    if int(s[i:j]) % node.k == 0 and (s[i] != "0" or j == i + 1):
+                        found.add(j)
+            return frozenset(found)
         if isinstance(node, Seq):
             for item in node.items:
                 starts = self.ends(item, starts)

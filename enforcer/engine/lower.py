@@ -179,6 +179,9 @@ class Lowering:
             unit = self.rules.indent if self.rules is not None else ""
             return f.literal(("\n" + unit * (depth + n.depth)).encode())
 
+        def divisible(n: Any, depth: int, memo: dict) -> Expr:
+            return self._remainder(n.k, None, n.width)
+
         def lazy(n: Any, depth: int, memo: dict) -> Expr:
             ref = f.ref((self._namespace, ("lazy", id(n)), depth))
             if ref.body is None and ref.resolve is None:
@@ -204,7 +207,35 @@ class Lowering:
             ir.Indent: indent,
             ir.AnyOrder: lambda n, d, m: self._any_order(n, d),
             ir.Lazy: lazy,
+            ir.Divisible: divisible,
         }
+
+    # -- remainder automata (integer multipleOf) ------------------------------------------------
+
+    def _remainder(self, k: int, r: int | None, left: int) -> Expr:
+        """The state of ``Divisible(k, ...)`` with remainder ``r`` so far and ``left`` digits
+        still allowed (``r`` None: no digit yet). The keys name no grammar: every grammar of the
+        factory shares the states built."""
+        ref = self.factory.ref(("divisible", k, r, left))
+        if ref.body is None and ref.resolve is None:
+            ref.resolve = lambda: self._remainder_body(k, r, left)
+        return ref
+
+    def _remainder_body(self, k: int, r: int | None, left: int) -> Expr:
+        f = self.factory
+        if r is None:  # the first digit: "0" alone, or no leading zero
+            firsts = range(1, 10)
+            options = [f.literal(b"0")]
+        else:
+            firsts = range(10) if left else range(0)
+            options = [f.empty] if r == 0 else []
+        by_target: dict[int, list[int]] = {}
+        for d in firsts:
+            by_target.setdefault((10 * (r or 0) + d) % k, []).append(d)
+        for t, ds in by_target.items():
+            if _completable(k, t, left - 1):
+                options.append(f.seq(f.byte_ranges(_digit_ranges(ds)), self._remainder(k, t, left - 1)))
+        return f.alt(*options)
 
     # -- any-order objects --------------------------------------------------------------------
 
@@ -264,6 +295,28 @@ def _bits(mask: int) -> list[int]:
         mask >>= 1
         i += 1
     return out
+
+
+def _completable(k: int, r: int, left: int) -> bool:
+    """Whether some ``j <= left`` more digits turn remainder ``r`` into a multiple of ``k``:
+    ``r * 10**j + x`` with ``x < 10**j`` and ``x == -r * 10**j (mod k)``. Pruning the other
+    states keeps every state live, so no search for acceptance is ever needed."""
+    for j in range(left + 1):
+        if (-r * 10**j) % k < 10**j:
+            return True
+        if 10**j >= k:
+            return True
+    return False
+
+
+def _digit_ranges(digits: list[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for d in digits:
+        if ranges and ranges[-1][1] == 0x30 + d - 1:
+            ranges[-1] = (ranges[-1][0], 0x30 + d)
+        else:
+            ranges.append((0x30 + d, 0x30 + d))
+    return ranges
 
 
 _CHILDREN: dict[type, Any] = {

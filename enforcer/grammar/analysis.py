@@ -90,6 +90,8 @@ def _productivity_formula(is_empty: Callable[[ir.Node], bool] | None) -> Callabl
             return False
         if isinstance(node, (ir.CharClass, ir.ByteClass)):
             return bool(node.ranges)
+        if isinstance(node, ir.Divisible):
+            return True  # "0" is a multiple of every k
         if isinstance(node, ir.Seq):
             return _conj([value(x) for x in node.items])
         if isinstance(node, ir.Alt):

@@ -76,6 +76,19 @@ class ByteClass:
 
 
 @dataclass(frozen=True)
+class Divisible:
+    """A decimal integer of 1 to ``width`` ASCII digits, without leading zeros, whose value is
+    a multiple of ``k``: integer ``multipleOf``. The engine runs it as the remainder automaton
+    (state: remainder ``r`` and digits left; digit ``d`` -> ``(10 r + d) % k``), building a
+    state when a derivative first reaches it and never one from which no multiple can be
+    completed in the digits left; none is built at compile time, and every grammar of a
+    compiler shares them."""
+
+    k: int
+    width: int
+
+
+@dataclass(frozen=True)
 class CharClass:
     """One Unicode scalar value out of a set of code point ranges, emitted as UTF-8.
 
@@ -203,7 +216,7 @@ class AnyOrder:
     max: int | None = None
 
 
-Node = Union[Empty, Never, Bytes, ByteClass, CharClass, JsonChar, Special, Seq, Alt, Repeat, Intersect, Complement,
+Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Divisible, JsonChar, Special, Seq, Alt, Repeat, Intersect, Complement,
              Lexeme, Lazy, Ref, Indent, AnyOrder]
 
 
@@ -265,7 +278,19 @@ def repeat(item: Node, min: int = 0, max: int | None = None) -> Node:
         return EMPTY if min == 0 else NEVER
     if min == 1 and max == 1:
         return item
+    if isinstance(item, Repeat) and _powers_merge(item.min, item.max, min):
+        # (x{a,b}){c,d} is x{ca,db} when the counts leave no gap: ((a{1,100}){1,100}){1,100}
+        # is one counter, not three nested ones whose derivatives multiply
+        return repeat(item.item, item.min * min, None if item.max is None or max is None else item.max * max)
     return Repeat(item, min, max)
+
+
+def _powers_merge(a: int, b: int | None, c: int) -> bool:
+    """Whether the counts k*[a, b], for every k >= c, cover an interval without gaps: then
+    (x{a,b}){c,d} == x{ca,db} (concatenation powers of one language add up)."""
+    if c == 0 and a > 1:
+        return False  # {0} and [a, b] leave a gap
+    return b is None or max(c, 1) * (b - a) >= a - 1
 
 
 def lexeme(item: Node) -> Node:

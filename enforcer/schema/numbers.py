@@ -46,10 +46,10 @@ from ..grammar.ir import (
     EMPTY,
     NEVER,
     Alt,
+    Divisible,
     Intersect,
     Never,
     Node,
-    Seq,
     alt,
     char_class,
     literal,
@@ -63,8 +63,8 @@ __all__ = ["json_integer", "json_number", "json_integer_multiple_of", "MAX_MULTI
 Bound = Union[int, float, Decimal]
 
 MAX_MULTIPLE_OF = 10_000
-"""The largest prime power of ``multipleOf`` built as a remainder automaton (``m`` states per
-digit position); see :func:`json_integer_multiple_of`."""
+"""The largest prime power of ``multipleOf`` run as a remainder automaton (up to ``m`` states,
+each built when generation first reaches it); see :func:`json_integer_multiple_of`."""
 
 _ENUMERATE_LIMIT = 256  # ranges holding at most this many multiples are spelled out instead
 
@@ -402,58 +402,6 @@ def _suffix_divisible(q: int, width: int) -> Node | None:
     return alt(short, seq(_digit(1, 9), _digits(0, width - 1 - c), suffixes))
 
 
-@lru_cache(maxsize=64)
-def _divisible(k: int, width: int) -> Node:
-    """Digit strings without leading zeros, 1..width digits, whose value is divisible by ``k``.
-
-    The remainder automaton (state ``r``, digit ``d`` -> ``(10 r + d) % k``) unrolled over the
-    positions: one node per (position, reachable remainder), and only for remainders from which
-    0 is still reachable in the digits left.
-    """
-    classes = [_digit(d, d) for d in range(10)]
-
-    def transitions(r: int, after: dict[int, Node]) -> Node:
-        items: list[Node] = [EMPTY] if r == 0 else []
-        if k >= 10:  # ten distinct targets
-            base = (10 * r) % k
-            for d in range(10):
-                rest = after.get((base + d) % k, NEVER)
-                if rest is EMPTY:
-                    items.append(classes[d])
-                elif not isinstance(rest, Never):
-                    items.append(Seq((classes[d], rest)))
-        else:
-            by_target: dict[int, list[int]] = {}
-            for d in range(10):
-                by_target.setdefault((10 * r + d) % k, []).append(d)
-            for t, ds in by_target.items():
-                cls = char_class([(0x30 + d, 0x30 + d) for d in ds])
-                items.append(seq(cls, after.get(t, NEVER)))
-            items = [x for x in items if not isinstance(x, Never)]
-        return NEVER if not items else items[0] if len(items) == 1 else Alt(tuple(items))
-
-    # forward: the remainders reachable after i digits, i = 1..width
-    reach: list[set[int]] = [set(), {d % k for d in range(1, 10)}]
-    for _ in range(2, width + 1):
-        prev = reach[-1]
-        if len(prev) == k:
-            reach.append(prev)
-        else:
-            reach.append({(10 * r + d) % k for r in prev for d in range(10)})
-    # backward: after[r] is what may follow i digits read with remainder r
-    after: dict[int, Node] = {0: EMPTY} if 0 in reach[width] else {}
-    for i in range(width - 1, 0, -1):
-        layer = {r: transitions(r, after) for r in reach[i]}
-        after = {r: n for r, n in layer.items() if not isinstance(n, Never)}
-    first: dict[int, list[int]] = {}
-    for d in range(1, 10):
-        first.setdefault(d % k, []).append(d)
-    items = [literal("0")]
-    for t, ds in first.items():
-        items.append(seq(char_class([(0x30 + d, 0x30 + d) for d in ds]), after.get(t, NEVER)))
-    return alt(*items)
-
-
 @lru_cache(maxsize=256)
 def json_integer_multiple_of(
     k: int, minimum: int | None = None, maximum: int | None = None, max_digits: int = 19
@@ -463,8 +411,8 @@ def json_integer_multiple_of(
     When the range holds few multiples they are spelled out (as a digit trie). Otherwise the node
     is ``Intersect(range, divisible by each prime power of k)``: the factor made of 2s and 5s is
     decided by the last digits (a short list of allowed endings), every other prime power ``m``
-    by its remainder automaton unrolled over the digit positions (at most ``m`` states and
-    ``10 m`` transitions per position). A prime power above :data:`MAX_MULTIPLE_OF` needing an
+    by its remainder automaton (:class:`~enforcer.grammar.ir.Divisible`: ``m`` states at most,
+    built by the engine as generation reaches them, nothing at compile time). A prime power above :data:`MAX_MULTIPLE_OF` needing an
     automaton raises :class:`UnsupportedSchemaError` (``keyword="multipleOf"``); so does any
     ``k > MAX_MULTIPLE_OF`` except the cheap cases (few multiples in range, round numbers such as
     ``10**6``, or factors each at most the limit).
@@ -486,6 +434,9 @@ def json_integer_multiple_of(
             words.append("-0")
         return _trie(sorted(words))
     width = len(str(max(abs(lo), abs(hi))))
+    if minimum is None and maximum is None and k <= MAX_MULTIPLE_OF:
+        # no range to intersect with: the remainder automaton alone, whose every state is live
+        return seq(optional(_MINUS), Divisible(k, width))
     q = 1  # the part of k made of 2s and 5s, decided by the last digits when that is cheap
     moduli: list[int] = []
     for p, power in _prime_powers(k):
@@ -508,6 +459,6 @@ def json_integer_multiple_of(
             "multiples",
             keyword="multipleOf",
         )
-    parts.extend(_divisible(m, width) for m in moduli)
+    parts.extend(Divisible(m, width) for m in moduli)
     integers = json_integer(minimum, maximum, max_digits=max_digits)
     return Intersect((integers, *(seq(optional(_MINUS), part) for part in parts)))
