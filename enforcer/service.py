@@ -227,18 +227,31 @@ def _compile_error(constraint: Constraint, error: Exception) -> ConstraintError:
 
 # -- the grammar cache ----------------------------------------------------------------------------
 
+DEFAULT_CACHE_BYTES = 2 << 30
+"""What a :class:`GrammarCache` may hold by default: 2 GiB of state tables and token masks."""
+
+
+def _grammar_bytes(grammar: Any) -> int:
+    return int(getattr(grammar, "memory_bytes", 0))
+
+
 class GrammarCache:
     """Compiled grammars by constraint, for one vocabulary: the second request with the same
     schema reuses the first one's grammar and every token mask it has computed so far.
 
-    Bounded (least recently used out) because a server sees an open-ended stream of schemas.
-    Thread-safe: a server may validate and compile on different threads.
+    Bounded (least recently used out) because a server sees an open-ended stream of schemas:
+    at most ``max_entries`` grammars holding ``max_bytes`` in all (state tables and the masks
+    they computed since, :attr:`Grammar.memory_bytes`; a grammar in use by a request stays
+    alive with it, the cache only forgets it). Thread-safe: a server may validate and compile on
+    different threads.
     """
 
-    def __init__(self, compiler: CompilerLike | Vocabulary, max_entries: int = 256):
+    def __init__(self, compiler: CompilerLike | Vocabulary, max_entries: int = 256,
+                 max_bytes: int = DEFAULT_CACHE_BYTES):
         self.compiler = _as_compiler(compiler)
         self.vocab: Vocabulary = self.compiler.vocab
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._grammars: OrderedDict[Constraint, Grammar] = OrderedDict()
         self._lock = threading.Lock()
         self.compiled = 0  # how many compilations ran (tests, metrics)
@@ -255,7 +268,21 @@ class GrammarCache:
             self._grammars[constraint] = grammar
             while len(self._grammars) > self.max_entries:
                 self._grammars.popitem(last=False)
+            self._evict_to_bytes()
         return grammar
+
+    @property
+    def memory_bytes(self) -> int:
+        return sum(_grammar_bytes(g) for g in self._grammars.values())
+
+    def _evict_to_bytes(self) -> None:
+        """Forget the least recently used grammars while the cache holds more than
+        ``max_bytes`` (grammars grow after they are cached: their masks are computed as
+        generation goes, so the total is taken anew at each compile)."""
+        total = self.memory_bytes
+        while total > self.max_bytes and len(self._grammars) > 1:
+            _, grammar = self._grammars.popitem(last=False)
+            total -= _grammar_bytes(grammar)
 
     def __len__(self) -> int:
         return len(self._grammars)
@@ -389,7 +416,7 @@ class ConstraintService:
     """Constraints for one vocabulary: validate at admission, compile once, enforce per request.
 
     ``compiler``: a vocabulary (compiled with :func:`default_compiler`) or a compiler-like object
-    (see :class:`CompilerLike`). ``max_entries`` bounds the grammar cache.
+    (see :class:`CompilerLike`). ``max_entries`` and ``max_bytes`` bound the grammar cache.
 
     Example (what an adapter does)::
 
@@ -400,8 +427,9 @@ class ConstraintService:
         matcher.advance(token)                       # a rejected token fails closed, logged
     """
 
-    def __init__(self, compiler: CompilerLike | Vocabulary, *, max_entries: int = 256):
-        self.grammars = GrammarCache(compiler, max_entries=max_entries)
+    def __init__(self, compiler: CompilerLike | Vocabulary, *, max_entries: int = 256,
+                 max_bytes: int = DEFAULT_CACHE_BYTES):
+        self.grammars = GrammarCache(compiler, max_entries=max_entries, max_bytes=max_bytes)
         self.vocab = self.grammars.vocab
 
     def validate(self, request: Mapping[str, Any] | Constraint | None) -> Constraint | None:

@@ -96,6 +96,23 @@ def test_grammar_cache_compiles_once_and_evicts_least_recently_used(llama3_vocab
     assert cache.compiled == 4
 
 
+def test_grammar_cache_is_bounded_in_bytes(llama3_vocab):
+    """Grammars grow as their masks are computed; the cache forgets the oldest once they hold
+    more than max_bytes in all, and keeps the newest whatever its size."""
+    cache = GrammarCache(llama3_vocab, max_bytes=200_000)
+    schemas = [{"type": "object", "properties": {f"k{i}": {"type": "string"}}, "required": [f"k{i}"]}
+               for i in range(6)]
+    for schema in schemas:
+        grammar = cache.get(Constraint("json_schema", json.dumps(schema)))
+        matcher = grammar.matcher()
+        mask = np.zeros((llama3_vocab.size + 31) // 32, dtype=np.int32)
+        matcher.fill_next_token_bitmask(mask)  # a 16 KB mask: the grammar grows
+        assert grammar.memory_bytes > 16_000
+    assert 1 <= len(cache) < len(schemas)
+    assert cache.memory_bytes <= 200_000 or len(cache) == 1
+    assert Constraint("json_schema", json.dumps(schemas[-1])) in cache._grammars
+
+
 def test_tool_options_reach_compile_tools(llama3_vocab):
     seen = {}
 

@@ -20,9 +20,14 @@ def run(args) -> int:
               "no left recursion, every rule can finish")
         return EXIT_OK
     grammar = task.compile(byte_vocabulary(), strict=False)
+    unknown = getattr(grammar, "unknown_keywords", None) or []
+    for pointer, keyword in unknown:  # a typo such as maxLenght constrains nothing: say so
+        print(f"{task.label}: {keyword!r} at {pointer}: unknown keyword, ignored "
+              "(unknown_keywords='error' refuses it)")
     if not grammar.approximations:
-        print(f"{task.label}: every keyword is enforced exactly")
-        return EXIT_OK
+        known = "every other keyword" if unknown else "every keyword"
+        print(f"{task.label}: {known} is enforced exactly")
+        return EXIT_INCOMPLETE if unknown else EXIT_OK
     for pointer, keyword, what in grammar.approximations:
         print(f"{task.label}: {keyword!r} at {pointer}: {what} cannot be enforced exactly "
               "(strict mode refuses it; strict=False enforces a superset)")

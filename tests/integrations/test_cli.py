@@ -36,6 +36,15 @@ def test_check_names_unsupported_keywords_with_pointers(tmp_path):
     assert "'uniqueItems' at #/properties/tags" in result.stdout and "'if' at #" in result.stdout
 
 
+def test_check_lists_unknown_keywords(tmp_path):
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"name": {"type": "string", "maxLenght": 5}}}))
+    result = run("check", "--schema", str(schema))
+    assert result.returncode == 1
+    assert "'maxLenght' at #/properties/name: unknown keyword, ignored" in result.stdout
+    assert "every other keyword is enforced exactly" in result.stdout
+
+
 @pytest.mark.parametrize("content, code, message", [
     (None, 2, "schema file not found"),
     ("{not json", 2, "is not valid JSON: Expecting property name"),

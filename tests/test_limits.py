@@ -1,0 +1,155 @@
+"""Large and hostile input: every compile either succeeds with steps that stay small, or fails at
+compile time with an error naming the keyword, the rule or the limit to raise (``Limits``). Never a
+``RecursionError``, a hang, or an error that surfaces only while decoding.
+
+Sizes are those a server meets from strangers (see issue 11); times are checked by the benchmarks,
+not here, except where a size used to hang (then a generous bound shows the hang is gone)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from enforcer import Compiler, LimitExceededError, Limits, SchemaError
+from enforcer.grammar import ir
+from enforcer.grammar.regex import parse_regex
+
+
+def _accepts(grammar, tokenizer, text: str) -> bool:
+    """Whether ``text``, as the tokenizer spells it, is a complete output of ``grammar``."""
+    matcher = grammar.matcher()
+    for token in tokenizer.encode(text, add_special_tokens=False):
+        if not matcher.is_token_allowed(token):
+            return False
+        matcher.advance(token)
+    return matcher.is_complete()
+
+
+@pytest.fixture(scope="module")
+def compiler(llama3_vocab):
+    return Compiler(llama3_vocab)
+
+
+# -- nesting: no recursion on the size of the input ------------------------------------------------
+
+def test_a_schema_nested_a_thousand_levels_compiles_and_walks(compiler, llama3_tokenizer):
+    schema: dict = {"type": "integer"}
+    for _ in range(1000):
+        schema = {"type": "object", "properties": {"a": schema}, "required": ["a"]}
+    grammar = compiler.compile_json_schema(schema)
+    assert _accepts(grammar, llama3_tokenizer, '{"a":' * 1000 + "7" + "}" * 1000)
+    assert not _accepts(grammar, llama3_tokenizer, '{"a":' * 999 + "7" + "}" * 999)
+
+
+@pytest.mark.parametrize("kind", ["gbnf", "regex"])
+def test_three_thousand_nested_groups_compile(compiler, llama3_tokenizer, kind):
+    n = 3000
+    if kind == "gbnf":
+        grammar = compiler.compile_grammar("root ::= " + '("a" ' * n + '"x"' + ")" * n)
+    else:
+        grammar = compiler.compile_regex("(a" * n + "x" + ")" * n)
+    assert _accepts(grammar, llama3_tokenizer, "a" * n + "x")
+    assert not _accepts(grammar, llama3_tokenizer, "a" * (n - 1) + "x")
+
+
+def test_nesting_beyond_the_limit_is_refused_naming_it(llama3_vocab):
+    small = Compiler(llama3_vocab, limits=Limits(max_nesting_depth=50))
+    cases = [
+        lambda: small.compile_grammar("root ::= " + "(" * 60 + '"x"' + ")" * 60),
+        lambda: small.compile_regex("(" * 60 + "x" + ")" * 60),
+        lambda: small.compile_json_schema({"type": "string", "pattern": "(" * 60 + "x" + ")" * 60}),
+        lambda: small.compile_json_schema(json.loads('{"items":' * 60 + "{}" + "}" * 60)),
+    ]
+    for case in cases:
+        with pytest.raises(LimitExceededError) as info:
+            case()
+        assert info.value.limit == "max_nesting_depth" and info.value.allowed == 50
+        assert "max_nesting_depth" in str(info.value)
+
+
+def test_nesting_scans_skip_quoted_and_class_parentheses():
+    from enforcer.grammar.nesting import gbnf_depth, regex_depth
+
+    assert regex_depth(r"a\(b[(((]c(d)") == 1
+    assert gbnf_depth('root ::= "((((" [(((] (x) # ((((\n') == 1
+
+
+# -- sizes: many properties, large enums ----------------------------------------------------------
+
+def test_a_thousand_required_properties(compiler, llama3_tokenizer):
+    n = 1000
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(n)},
+              "required": [f"p{i}" for i in range(n)], "additionalProperties": False}
+    grammar = compiler.compile_json_schema(schema)
+    text = json.dumps({f"p{i}": i for i in range(n)}, separators=(",", ":"))
+    assert _accepts(grammar, llama3_tokenizer, text)
+    assert not _accepts(grammar, llama3_tokenizer, text.replace('"p500":500,', ""))
+
+
+def test_a_large_enum_compiles_as_a_shared_prefix_tree(compiler, llama3_tokenizer):
+    rng = random.Random(7)
+    values = sorted({f"value-{rng.randrange(10**9)}" for _ in range(20_000)})
+    started = time.perf_counter()
+    grammar = compiler.compile_json_schema({"enum": values})
+    assert time.perf_counter() - started < 60  # quadratic compile took minutes at this size
+    for value in values[::4000]:
+        assert _accepts(grammar, llama3_tokenizer, json.dumps(value))
+    assert not _accepts(grammar, llama3_tokenizer, json.dumps(values[0] + "0"))
+    assert not _accepts(grammar, llama3_tokenizer, json.dumps("value-"))
+
+
+def test_enum_trie_keeps_every_value_and_no_other():
+    from enforcer.schema.emit import _string_trie
+    from tests.ir_oracle import matches
+
+    values = ["", "a", "ab", "abc", "abd", "b", "ba", "xyz", "xy", "é", "a\"b"]
+    node = _string_trie(values + ["ab"])
+    for text in values:
+        assert matches(node, text.replace('"', '\\"')), text
+    for text in ("abcd", "x", "bb", "c", "a\"", "y"):
+        assert not matches(node, text.replace('"', '\\"')), text
+
+
+# -- repetition: nested counts are one counter -----------------------------------------------------
+
+def test_nested_bounded_repetitions_merge_into_one_count(compiler, llama3_tokenizer):
+    node = parse_regex("((a{1,100}){1,100}){1,100}")
+    assert isinstance(node, ir.Repeat) and (node.min, node.max) == (1, 10**6)
+    assert not isinstance(node.item, ir.Repeat)
+    # gaps between the counts stay exact: (a{3}){1,2} is a{3} or a{6}, nothing between
+    gapped = parse_regex("(a{3}){1,2}")
+    assert isinstance(gapped, ir.Repeat) and isinstance(gapped.item, ir.Repeat)
+    grammar = compiler.compile_regex("((a{1,100}){1,100}){1,100}")
+    assert _accepts(grammar, llama3_tokenizer, "a" * 500)
+    grammar = compiler.compile_grammar("root ::= ((([^x]*){0,99}){0,99}){0,99}")
+    assert _accepts(grammar, llama3_tokenizer, "hello world")
+    assert not _accepts(grammar, llama3_tokenizer, "xylophone")
+
+
+# -- integer multipleOf: a remainder automaton built as generation goes ----------------------------
+
+@pytest.mark.parametrize("bounds", [{}, {"minimum": -5000, "maximum": 10**6}])
+def test_integer_multiple_of_large_divisors(compiler, llama3_tokenizer, bounds):
+    for k in (97, 1024, 9973):
+        grammar = compiler.compile_json_schema({"type": "integer", "multipleOf": k, **bounds})
+        for value in (0, k, 3 * k, -k, 40 * k + 1, k * 12345 if not bounds else k * 17, 12345):
+            in_range = not bounds or bounds["minimum"] <= value <= bounds["maximum"]
+            assert _accepts(grammar, llama3_tokenizer, str(value)) == (value % k == 0 and in_range), (k, value)
+
+
+# -- compile time is compile time ----------------------------------------------------------------
+
+def test_self_references_fail_at_compile_naming_the_pointer(compiler):
+    with pytest.raises(SchemaError) as info:
+        compiler.compile_json_schema({"$ref": "#"})
+    assert info.value.pointer == "#"
+    with pytest.raises(SchemaError, match="can never finish"):
+        compiler.compile_json_schema({"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]})
+
+
+def test_unknown_special_token_fails_at_compile(compiler):
+    with pytest.raises(SchemaError, match="<\\|no_such_token\\|>"):
+        compiler.compile_grammar('root ::= "x" | <|no_such_token|>')
