@@ -39,21 +39,17 @@ class Limits:
     max_enum_values: int = 1_000_000
     """Values of one ``enum``. Compile time is linear in it (100,000 strings: about a second)."""
 
-    max_repeat: int = 100_000
-    """The largest repetition count of a regex, a GBNF rule or a length bound (``{m,n}``,
-    ``maxLength``, ``maxItems``); larger bounds are accepted only when they do not change the
-    language within this many copies (they are unbounded in practice)."""
-
     max_repeat_product: int = 1_000_000
-    """The product of the counts of nested bounded repetitions (``((a{1,100}){1,100}){1,100}``
-    is 10^6): each level multiplies the states a derivative can reach."""
+    """Grammar nodes a counted repetition may unroll to: an object in schema order with
+    ``minProperties``/``maxProperties`` needs its members times the count bound. (Bounded
+    repetitions of regexes and GBNF are counters, never unrolled; nested ones merge into one
+    count where that is exact, and their states are bounded by ``max_states``.)"""
 
     max_disjuncts: int = 256
     """Alternatives an ``allOf`` over ``anyOf``/``oneOf`` branches may expand to."""
 
     max_multiple_of: int = 10_000
-    """The largest prime power of an integer ``multipleOf`` built as a remainder automaton
-    (that many states per digit)."""
-
-    max_compile_seconds: float = 30.0
-    """Wall-clock time one compile may take."""
+    """The largest prime power of an integer ``multipleOf`` run as a remainder automaton (up to
+    that many states per digit, built as generation reaches them; larger ones are refused
+    unless the range holds few multiples or the number is round, as ``10**6``: an
+    ``UnsupportedSchemaError``, so ``strict=False`` enforces any integer there)."""

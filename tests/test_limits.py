@@ -153,3 +153,13 @@ def test_self_references_fail_at_compile_naming_the_pointer(compiler):
 def test_unknown_special_token_fails_at_compile(compiler):
     with pytest.raises(SchemaError, match="<\\|no_such_token\\|>"):
         compiler.compile_grammar('root ::= "x" | <|no_such_token|>')
+
+
+def test_every_limit_is_enforced_somewhere():
+    """A budget documented in Limits but read nowhere would be a promise the code does not keep."""
+    import dataclasses
+    import pathlib
+
+    source = "\n".join(p.read_text() for p in pathlib.Path("enforcer").rglob("*.py") if p.name != "limits.py")
+    for field in dataclasses.fields(Limits):
+        assert f".{field.name}" in source, field.name

@@ -30,7 +30,6 @@ from ..trie import TokenTrie
 
 DEAD = 0
 UNKNOWN = -1  # a transition not derived yet
-_LIVENESS_BUDGET = 200_000
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
 _TINY_LIMIT = 24  # ... and below which it visits them in plain Python
 
@@ -155,10 +154,9 @@ class Automaton:
                 return True
             seen.add(y)
             stack.append((y, iter((0, *f.cuts(y)))))
-            if len(seen) > _LIVENESS_BUDGET:
+            if len(seen) > self.max_states:  # the search's states count against the same budget
                 raise LimitExceededError("cannot decide whether an intersection of the constraint's "
-                                         "parts is empty", limit="liveness_budget",
-                                         allowed=_LIVENESS_BUDGET)
+                                         "parts is empty", limit="max_states", allowed=self.max_states)
         for y in seen:  # nothing reachable from e accepts
             y.live = False
         return False

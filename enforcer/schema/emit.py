@@ -184,7 +184,6 @@ class Emitter:
     def string_body(self, s: StringC, pointer: str) -> Node:
         """The body of a string (between its quotes) under ``s``."""
         lo, hi = s.min_length, s.max_length
-        _check_repeat(hi, "maxLength", pointer, self.limits)
         languages: list[Node] = [self._pattern(p, where) for p, where in s.patterns]
         for name in s.formats:
             language = format_body(name)
@@ -230,7 +229,8 @@ class Emitter:
                 if multiple is not None and multiple != 1:
                     if multiple > self.limits.max_multiple_of * 10**6:
                         raise UnsupportedSchemaError(f"multipleOf {multiple} is too large", keyword="multipleOf")
-                    digits = numbers.json_integer_multiple_of(multiple, int_lo, int_hi)
+                    digits = numbers.json_integer_multiple_of(multiple, int_lo, int_hi,
+                                                              max_modulus=self.limits.max_multiple_of)
                 else:
                     digits = numbers.json_integer(int_lo, int_hi)
             except SchemaError as exc:
@@ -244,7 +244,6 @@ class Emitter:
         a = n.array
         layout = self.layout
         lo, hi = a.min_items, a.max_items
-        _check_repeat(hi, "maxItems", n.pointer, self.limits)
         item_lead = layout.item_lead()
         sep = layout.comma()
         prefix = [self.value(s, item_lead, depth + 1) for s in a.prefix[: hi if hi is not None else None]]
@@ -298,7 +297,6 @@ class Emitter:
             members.append((first, seq(sep, first), required))
         extra = self._extra(o, list(declared), names_node, pointer, depth)
         lo, hi = o.min_properties, o.max_properties
-        _check_repeat(hi, "maxProperties", pointer, self.limits)
         if self.property_order == "any" and members:
             body: Node = ir.AnyOrder(tuple(members), None if extra is None else (extra, seq(sep, extra)), lo, hi)
         else:
@@ -588,13 +586,6 @@ def _int_bound(inclusive: Any, exclusive: Any, *, upper: bool) -> int | None:
     if not bounds:
         return None
     return min(bounds) if upper else max(bounds)
-
-
-def _check_repeat(value: int | None, keyword: str, pointer: str, limits: Limits) -> None:
-    """Bounds above ``Limits.max_repeat`` count as unbounded only where that is exact; here a
-    maximum that large changes nothing a model could write, so it is allowed (it is the counts
-    of nested repetitions that cost, see the regex front end)."""
-    return None
 
 
 __all__ = ["Emitter", "escape"]

@@ -404,7 +404,8 @@ def _suffix_divisible(q: int, width: int) -> Node | None:
 
 @lru_cache(maxsize=256)
 def json_integer_multiple_of(
-    k: int, minimum: int | None = None, maximum: int | None = None, max_digits: int = 19
+    k: int, minimum: int | None = None, maximum: int | None = None, max_digits: int = 19,
+    max_modulus: int = MAX_MULTIPLE_OF,
 ) -> Node:
     """JSON integer texts in ``[minimum, maximum]`` (see :func:`json_integer`) divisible by ``k``.
 
@@ -434,7 +435,7 @@ def json_integer_multiple_of(
             words.append("-0")
         return _trie(sorted(words))
     width = len(str(max(abs(lo), abs(hi))))
-    if minimum is None and maximum is None and k <= MAX_MULTIPLE_OF:
+    if minimum is None and maximum is None and k <= max_modulus:
         # no range to intersect with: the remainder automaton alone, whose every state is live
         return seq(optional(_MINUS), Divisible(k, width))
     q = 1  # the part of k made of 2s and 5s, decided by the last digits when that is cheap
@@ -451,12 +452,12 @@ def json_integer_multiple_of(
             moduli.extend(power for p, power in _prime_powers(q))
         else:
             parts.append(by_suffix)
-    too_large = [m for m in moduli if m > MAX_MULTIPLE_OF]
+    too_large = [m for m in moduli if m > max_modulus]
     if too_large:
         raise UnsupportedSchemaError(
             f"multipleOf {k} needs a remainder automaton with {max(too_large)} states per digit "
-            f"(more than {MAX_MULTIPLE_OF}) and the range holds more than {_ENUMERATE_LIMIT} "
-            "multiples",
+            f"(more than {max_modulus}, Limits.max_multiple_of) and the range holds more than "
+            f"{_ENUMERATE_LIMIT} multiples",
             keyword="multipleOf",
         )
     parts.extend(Divisible(m, width) for m in moduli)
