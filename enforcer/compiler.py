@@ -111,6 +111,19 @@ class Compiler:
         return compile_tools(tools, self.vocab, compiler=self, **options)
 
     @property
+    def stats(self) -> dict[str, int]:
+        """Work done by the shared parts so far (derivatives computed, expressions, lexeme token
+        walks): deterministic for a given sequence of compiles and steps, which is what the
+        work-count gate (tests/perf) ratchets, times being too noisy to test."""
+        gen = self._generation
+        if gen is None:
+            return {}
+        space = gen.space
+        return {"derivations": gen.factory.derivations, "expressions": len(gen.factory),
+                "lexeme_states": space.automaton.num_states, **{f"lexeme_{k}" if not k.startswith("lexeme") else k: v
+                                                                  for k, v in space.stats.items()}}
+
+    @property
     def memory_bytes(self) -> int:
         """Bytes held by the shared caches (grammars count their own, ``Grammar.memory_bytes``)."""
         gen = self._generation

@@ -81,6 +81,7 @@ class ExprFactory:
         self._table: dict[tuple, Expr] = {}
         self.specials: dict[str, int] = {}  # special token text -> its symbol (>= 256)
         self.json_chars: dict[Expr, tuple] = {}  # expression of one JSON string character -> its ranges
+        self.derivations = 0  # derivatives computed (not looked up): the work-count gate reads it
         self.never = self._make(NEVER, ())
         self.empty = self._make(EMPTY, ())
 
@@ -406,6 +407,7 @@ class ExprFactory:
             finally:
                 del e._derivs[byte]
         e._derivs[byte] = result
+        self.derivations += 1
         return result
 
     def derive_bytes(self, e: Expr, data: bytes) -> Expr:
