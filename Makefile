@@ -27,7 +27,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 
-.PHONY: setup setup-vllm setup-mlx setup-llamacpp test test-banner test-vllm test-mlx test-llamacpp test-fast demo bench \
+.PHONY: bench-deps bench-maskbench setup setup-vllm setup-mlx setup-llamacpp test test-banner test-vllm test-mlx test-llamacpp test-fast demo bench \
 	bench-vllm bench-llamacpp clean
 
 setup: $(STAMP)
@@ -115,9 +115,17 @@ test-fast: setup
 demo: setup
 	$(BIN)/enforcer generate --schema schemas/person.schema.json
 
-bench: setup
+# The peers the benchmarks measure beside enforcer, in the same process (not test dependencies).
+bench-deps: setup
+	$(BIN)/pip install -q llguidance==1.9.1 xgrammar==0.2.9
+
+bench: bench-deps
 	$(BIN)/python benchmarks/bench_vocab.py
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_maskbench.py --engines enforcer,enforcer-any,llguidance,xgrammar --repeat
+
+bench-maskbench: bench-deps
+	$(BIN)/python benchmarks/bench_maskbench.py --engines enforcer,enforcer-any,llguidance,xgrammar --repeat
 
 bench-vllm: setup-vllm
 	$(VLLM_BIN)/python benchmarks/bench_vllm.py
