@@ -55,8 +55,10 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
     front = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
                            strict=strict, max_ws=max_whitespace, limits=owner.limits,
                            unknown_keywords=unknown_keywords, is_empty=owner.is_empty)
-    rules = with_reasoning(front.compile(), Reasoning.of(reasoning), vocab)
-    grammar = owner.build(rules, source="json schema")
+    block = Reasoning.of(reasoning)
+    rules = with_reasoning(front.compile(), block, vocab)
+    # schema text never names a special token: only a reasoning block's markers may be one
+    grammar = owner.build(rules, source="json schema", specials=() if block is None else None)
     grammar.approximations = front.approximations
     grammar.unknown_keywords = front.unknown
     return grammar

@@ -17,7 +17,7 @@ Thread-safe: one lock per compiler serialises compiling and every grammar's lazy
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterable
 
 from .engine.expr import ExprFactory
 from .engine.grammar import Grammar
@@ -30,6 +30,9 @@ from .vocab import Vocabulary
 DEFAULT_CACHE_BYTES = 512 << 20
 
 
+_MAX_SHARED_LOWERED = 300_000  # IR nodes kept lowered for every grammar (about 60 MB at most)
+
+
 class _Generation:
     """One expression factory and the lexeme space over it."""
 
@@ -38,7 +41,8 @@ class _Generation:
         from .schema.json_tokens import string_tokens
 
         self.factory = ExprFactory()
-        Lowering(self.factory).lower(ANY_JSON_CHAR)
+        self.lowered: dict = {}  # id(IR node) -> (node, expression), for nodes any grammar may share
+        Lowering(self.factory, shared=self.lowered).lower(ANY_JSON_CHAR)
         strings = StringFamily(self.factory, string_tokens(vocab), vocab)
         self.scratch: Lowering | None = None  # lowers what front ends ask about (is_empty)
         self.space = LexemeSpace(self.factory, vocab, max_states=limits.max_lexeme_states,
@@ -65,14 +69,23 @@ class Compiler:
             gen = self._generation = _Generation(self.vocab, self.limits, self.cache_bytes)
         return gen
 
-    def build(self, rules: ir.Rules | ir.Node, *, source: str = "") -> Grammar:
-        """A grammar from IR (a rule set, or one node for the whole output)."""
+    def build(self, rules: ir.Rules | ir.Node, *, source: str = "", specials: Iterable[str] | None = None) -> Grammar:
+        """A grammar from IR (a rule set, or one node for the whole output).
+
+        ``specials``: the special tokens the IR names, when the front end knows them (a JSON
+        schema names none); ``None`` scans the IR for them, which costs a walk over every node,
+        shared parts included, a quarter of a small schema's compile."""
         with self.lock:
             gen = self._current()
-            lowering = Lowering(gen.factory, rules if isinstance(rules, ir.Rules) else None)
+            if len(gen.lowered) > _MAX_SHARED_LOWERED:
+                gen.lowered.clear()  # keeps IR nodes alive: start afresh rather than grow
+            lowering = Lowering(gen.factory, rules if isinstance(rules, ir.Rules) else None, shared=gen.lowered)
             start = lowering.start() if isinstance(rules, ir.Rules) else lowering.lower(rules)
-            roots = list(rules.rules.values()) if isinstance(rules, ir.Rules) else [rules]
-            specials = {n.text for n in ir.walk(roots) if isinstance(n, ir.Special)}
+            if specials is None:
+                roots = list(rules.rules.values()) if isinstance(rules, ir.Rules) else [rules]
+                specials = {n.text for n in ir.walk(roots) if isinstance(n, ir.Special)}
+            else:
+                specials = set(specials)
             for text in specials:  # symbols now; the grammar checks the names against the vocabulary
                 gen.factory.special(text)
             return Grammar(gen.space, start, self.vocab, lock=self.lock, source=source, specials=specials,
@@ -83,8 +96,8 @@ class Compiler:
         at compile time, so that no grammar state can lead where nothing can follow."""
         with self.lock:
             gen = self._current()
-            if gen.scratch is None or len(gen.scratch._memo) > 200_000:
-                gen.scratch = Lowering(gen.factory)  # keeps shared parts (formats) lowered once
+            if gen.scratch is None or gen.scratch.memo_size > 200_000:
+                gen.scratch = Lowering(gen.factory, shared=gen.lowered)
             expr = gen.scratch.lower(node)
             return not gen.space.automaton.is_live(expr)
 

@@ -87,9 +87,15 @@ class Lowering:
     of it is IR the front end finished at compile time; nothing here can fail on valid IR.
     """
 
-    def __init__(self, factory: ExprFactory, rules: ir.Rules | None = None):
+    def __init__(self, factory: ExprFactory, rules: ir.Rules | None = None,
+                 shared: dict[int, tuple[ir.Node, Expr]] | None = None):
         self.factory = factory
         self.rules = rules
+        # what other grammars of the factory lowered: the IR parts that need no rule set and
+        # no depth (format bodies, patterns, numbers, string classes) are cached by the front
+        # ends, so the same node objects come back schema after schema
+        self._shared = shared
+        self._impure: set[int] = set()  # ids of nodes whose expression belongs to this grammar
         self._namespace = object()  # makes this grammar's rule keys unique in a shared factory
         self._memo: dict[int, dict[int, tuple[ir.Node, Expr]]] = {}  # depth -> id(node) -> (node, expr)
         self.refs: dict[Hashable, Expr] = {}  # (rule name, depth) -> its reference expression
@@ -98,6 +104,11 @@ class Lowering:
         self._keep: list[ir.Node] = []
         self._depths = bool(rules is not None and rules.indent)  # without indentation, depth changes nothing
         self._builders = self._builder_table()
+
+    @property
+    def memo_size(self) -> int:
+        """IR nodes this lowering remembers (at every depth)."""
+        return sum(len(memo) for memo in self._memo.values())
 
     def start(self) -> Expr:
         assert self.rules is not None
@@ -135,7 +146,7 @@ class Lowering:
         hit = memo.get(id(node))
         if hit is not None and hit[0] is node:
             return hit[1]
-        builders = self._builders
+        builders, shared, impure = self._builders, self._shared, self._impure
         stack: list[tuple[ir.Node, bool]] = [(node, False)]
         while stack:
             n, expanded = stack.pop()
@@ -143,17 +154,27 @@ class Lowering:
             if hit is not None and hit[0] is n:
                 continue
             kind = type(n)
-            if not expanded and kind in _CHILDREN:
-                stack.append((n, True))
-                for child in _CHILDREN[kind](n):
-                    hit = memo.get(id(child))
-                    if hit is None or hit[0] is not child:
-                        stack.append((child, False))
-                continue
+            if not expanded:
+                if shared is not None:
+                    hit = shared.get(id(n))
+                    if hit is not None and hit[0] is n:
+                        memo[id(n)] = hit
+                        continue
+                if kind in _CHILDREN:
+                    stack.append((n, True))
+                    for child in _CHILDREN[kind](n):
+                        hit = memo.get(id(child))
+                        if hit is None or hit[0] is not child:
+                            stack.append((child, False))
+                    continue
             build = builders.get(kind)
             if build is None:
                 raise TypeError(f"not a grammar IR node: {n!r}")
-            memo[id(n)] = (n, build(n, depth, memo))
+            entry = memo[id(n)] = (n, build(n, depth, memo))
+            if kind in _OWN or (kind in _CHILDREN and any(id(c) in impure for c in _CHILDREN[kind](n))):
+                impure.add(id(n))
+            elif shared is not None:
+                shared[id(n)] = entry
         return memo[id(node)][1]
 
     def _builder_table(self) -> dict[type, Any]:
@@ -318,6 +339,10 @@ def _digit_ranges(digits: list[int]) -> list[tuple[int, int]]:
             ranges.append((0x30 + d, 0x30 + d))
     return ranges
 
+
+_OWN = frozenset({ir.Ref, ir.Lazy, ir.Indent, ir.AnyOrder, ir.Special})
+"""IR node types whose expressions depend on the grammar (its rules, its indentation, its
+special tokens): they and what holds them are never shared between grammars."""
 
 _CHILDREN: dict[type, Any] = {
     ir.Seq: lambda n: n.items, ir.Alt: lambda n: n.items, ir.Intersect: lambda n: n.items,
