@@ -186,9 +186,9 @@ class Emitter:
         _check_repeat(hi, "maxLength", pointer, self.limits)
         languages: list[Node] = [self._pattern(p, where) for p, where in s.patterns]
         for name in s.formats:
-            language = format_language(name)
+            language = format_body(name)
             if language is not None:  # unknown formats are annotations
-                languages.append(encode_chars(language))
+                languages.append(language)
         if not languages:
             return repeat(ANY_JSON_CHAR, lo, hi)
         if len(languages) == 1 and isinstance(languages[0], ir.Repeat) and isinstance(languages[0].item, ir.JsonChar):
@@ -423,6 +423,13 @@ class Emitter:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def format_body(name: str) -> Node | None:
+    """The JSON string bodies of a ``format`` (kept: the same IR object for every schema)."""
+    language = format_language(name)
+    return None if language is None else encode_chars(language)
+
 
 @lru_cache(maxsize=2048)
 def pattern_language(pattern: str) -> Node:
