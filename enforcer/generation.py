@@ -140,6 +140,8 @@ def _grammar(constraint: Any, tokenizer: Any, model: Any, options: dict) -> Gram
 
 def _prompt_ids(tokenizer: Any, prompt: Any, input_ids: Any) -> list[int]:
     if input_ids is not None:
+        if hasattr(input_ids, "keys") and "input_ids" in input_ids:  # a tokenizer's BatchEncoding
+            input_ids = input_ids["input_ids"]
         ids = input_ids.tolist() if hasattr(input_ids, "tolist") else list(input_ids)
         if ids and isinstance(ids[0], list):
             if len(ids) != 1:
@@ -166,15 +168,30 @@ def _encoder(tokenizer: Any):
 
 
 def _forward(model: Any, pending: list[int], cache: Any, device: Any) -> tuple[Any, Any]:
-    """One forward pass over the tokens not seen yet; the last position's logits (float32)."""
+    """One forward pass over the tokens not seen yet; the last position's logits (float32).
+    The KV cache argument is ``cache`` in transformers 5.x (``past_key_values`` before, now a
+    deprecation warning that would land in the middle of streamed output)."""
     import torch
 
     ids = torch.tensor([pending], device=device)
+    name = _cache_argument(model)
+    kwargs = {name: cache, "use_cache": True}
     try:
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = model(input_ids=ids, logits_to_keep=1, **kwargs)
     except TypeError:  # models without logits_to_keep
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True)
-    return out.logits[0, -1].float(), out.past_key_values
+        out = model(input_ids=ids, **kwargs)
+    new_cache = getattr(out, "cache", None) if name == "cache" else None
+    return out.logits[0, -1].float(), new_cache if new_cache is not None else out.past_key_values
+
+
+def _cache_argument(model: Any) -> str:
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params and "past_key_values" not in params else "past_key_values"
 
 
 def _choose(logits: Any, bitmask: Any, vocab_size: int, seen: set[int], temperature: float, top_k: int,
