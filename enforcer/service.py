@@ -454,13 +454,16 @@ class ConstraintService:
         """A matcher that allows only EOS: what a failed request is masked with."""
         return closed_matcher(self.vocab)
 
-    def matcher(self, constraint: Constraint | None, *, label: str = "request") -> GuardedMatcher | None:
+    def matcher(self, constraint: Constraint | None, *, label: str = "request",
+                max_tokens: int | None = None) -> GuardedMatcher | None:
         """A fresh matcher for ``constraint`` (``None`` for a free request). Never raises: a
-        constraint that does not compile gives a matcher that failed closed (logged)."""
+        constraint that does not compile gives a matcher that failed closed (logged).
+        ``max_tokens``: the request's token budget, EOS included (the output then completes
+        within it whenever a valid output fits; see :mod:`enforcer.engine.budget`)."""
         if constraint is None:
             return None
         try:
-            matcher = self.grammars.get(constraint).matcher()
+            matcher = self.grammars.get(constraint).matcher(max_tokens=max_tokens)
         except Exception as e:  # noqa: BLE001 - the policy: a bad constraint must not take the batch down
             guard = GuardedMatcher(None, self.closed_matcher(), label=label,
                                    failure=f"the {constraint.kind} constraint does not compile for this model ({e})")
@@ -477,10 +480,10 @@ def closed_matcher(vocab: Vocabulary) -> Matcher:
     return vocab.derived("enforcer.service.closed", _CLOSED.compile).matcher()
 
 
-def guard(grammar: Grammar, *, label: str = "request") -> GuardedMatcher:
+def guard(grammar: Grammar, *, label: str = "request", max_tokens: int | None = None) -> GuardedMatcher:
     """A fresh matcher of ``grammar`` under the failure policy (adapters that hold a compiled
-    grammar rather than a request: transformers' processors)."""
-    return GuardedMatcher(grammar.matcher(), closed_matcher(grammar.vocab), label=label)
+    grammar rather than a request: transformers' processors); ``max_tokens``: its budget."""
+    return GuardedMatcher(grammar.matcher(max_tokens=max_tokens), closed_matcher(grammar.vocab), label=label)
 
 
 # -- validation without the model's vocabulary ------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 from transformers import LogitsProcessor
 
-from enforcer import Grammar, Vocabulary, compile_json_schema, compile_tools
+from enforcer import Grammar, OptionError, Vocabulary, compile_json_schema, compile_tools
 from enforcer.masking import allocate_token_bitmask, apply_token_bitmask_inplace, unpack_bitmask
 from enforcer.service import GuardedMatcher, guard
 
@@ -39,9 +39,10 @@ class _RowTracker:
     """Matchers keyed by the tokens a row generated; a longer row forks the matcher of its
     longest known prefix and feeds it the rest (a rejected token fails that row closed)."""
 
-    def __init__(self, grammar: Grammar, label: str = "a generated sequence"):
+    def __init__(self, grammar: Grammar, label: str = "a generated sequence", max_tokens: int | None = None):
         self.grammar = grammar
-        self._by_prefix: dict[tuple[int, ...], GuardedMatcher] = {(): guard(grammar, label=label)}
+        self._by_prefix: dict[tuple[int, ...], GuardedMatcher] = {
+            (): guard(grammar, label=label, max_tokens=max_tokens)}
 
     def matcher_for(self, generated: tuple[int, ...]) -> GuardedMatcher | None:
         """The matcher after ``generated``; ``None`` once the row has ended (EOS seen)."""
@@ -62,19 +63,39 @@ class _RowTracker:
         self._by_prefix = {k: m for k, m in self._by_prefix.items() if len(k) >= length - 1 or not k}
 
 
+def budget_for(max_new_tokens: int | None, model: Any, budget: bool) -> int | None:
+    """The token budget of a processor: ``max_new_tokens`` as given, else the model's generation
+    config's (a processor cannot see what ``generate`` was called with); ``None`` without one
+    or with ``budget=False``."""
+    if not budget:
+        return None
+    if max_new_tokens is None and model is not None:
+        max_new_tokens = getattr(getattr(model, "generation_config", None), "max_new_tokens", None)
+    if max_new_tokens is None:
+        return None
+    if type(max_new_tokens) is not int or max_new_tokens < 1:
+        raise OptionError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    return max_new_tokens
+
+
 class GrammarLogitsProcessor(LogitsProcessor):
     """Masks every token the grammar forbids; EOS only when the output is complete.
 
     Args:
         grammar: a compiled :class:`enforcer.Grammar` (``compile_json_schema``, ``compile_regex``);
             it may be shared by many processors and threads.
+        max_new_tokens: the ``max_new_tokens`` that ``generate`` will run with. The processor
+            then allows only tokens after which a complete output still fits, so the output ends
+            complete (on EOS) within it whenever a valid one fits. Give the same number to both:
+            a processor cannot see ``generate``'s arguments. ``None``: no budget.
     """
 
-    def __init__(self, grammar: Grammar):
+    def __init__(self, grammar: Grammar, *, max_new_tokens: int | None = None):
         self.grammar = grammar
+        self.max_new_tokens = budget_for(max_new_tokens, None, True)
         self._prompt: torch.Tensor | None = None  # the input of the generation's first step
         self._length = 0  # the input length of the last step
-        self._rows = _RowTracker(grammar)
+        self._rows = _RowTracker(grammar, max_tokens=self.max_new_tokens)
         self._bitmask: torch.Tensor | None = None
 
     def _is_new_generation(self, input_ids: torch.Tensor) -> bool:
@@ -89,7 +110,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self._is_new_generation(input_ids):
             self._prompt = input_ids.clone()
-            self._rows = _RowTracker(self.grammar)
+            self._rows = _RowTracker(self.grammar, max_tokens=self.max_new_tokens)
         self._length = input_ids.shape[1]
         batch = input_ids.shape[0]
         generated = input_ids[:, self._prompt.shape[1]:].tolist()
@@ -130,11 +151,15 @@ class JsonSchemaLogitsProcessor(GrammarLogitsProcessor):
 
     ``model`` gives the logits width and the EOS ids; ``compile_options`` go to
     :func:`enforcer.compile_json_schema` (``whitespace``, ``property_order``, ``strict``).
+    ``max_new_tokens`` (default: the model's ``generation_config.max_new_tokens``) is the budget
+    the output completes within (see :class:`GrammarLogitsProcessor`); ``budget=False`` opts out.
     """
 
-    def __init__(self, schema: Any, tokenizer: Any, model: Any = None, **compile_options: Any):
+    def __init__(self, schema: Any, tokenizer: Any, model: Any = None, *, max_new_tokens: int | None = None,
+                 budget: bool = True, **compile_options: Any):
         vocab = Vocabulary.from_pretrained(tokenizer, model=model)
-        super().__init__(compile_json_schema(schema, vocab, **compile_options))
+        super().__init__(compile_json_schema(schema, vocab, **compile_options),
+                         max_new_tokens=budget_for(max_new_tokens, model, budget))
 
 
 class ToolCallLogitsProcessor(GrammarLogitsProcessor):
@@ -151,19 +176,23 @@ class ToolCallLogitsProcessor(GrammarLogitsProcessor):
         calls = parse_tool_calls(out[0, prompt_length:].tolist(), tools, vocab=processor.grammar.vocab)
     """
 
-    def __init__(self, tools: Any, tokenizer: Any, model: Any = None, **options: Any):
+    def __init__(self, tools: Any, tokenizer: Any, model: Any = None, *, max_new_tokens: int | None = None,
+                 budget: bool = True, **options: Any):
         vocab = Vocabulary.from_pretrained(tokenizer, model=model)
-        super().__init__(compile_tools(tools, vocab, **options))
+        super().__init__(compile_tools(tools, vocab, **options), max_new_tokens=budget_for(max_new_tokens, model, budget))
 
 
 def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, model: Any = None,
+                                   max_new_tokens: int | None = None, budget: bool = True,
                                    **compile_options: Any) -> Callable[[int, torch.Tensor], list[int]]:
     """A function for ``generate(prefix_allowed_tokens_fn=...)``, the lm-format-enforcer way.
 
     Returns allowed ids inside the model's vocabulary (its logits width). The first call of a
     batch row fixes its prompt; a call whose tokens do not extend that prompt starts a new request,
-    so one function may serve several ``generate`` calls one after the other.
+    so one function may serve several ``generate`` calls one after the other. ``max_new_tokens``
+    and ``budget``: as for :class:`JsonSchemaLogitsProcessor`.
     """
+    limit = budget_for(max_new_tokens, model, budget)
     if isinstance(schema_or_grammar, Grammar):
         grammar = schema_or_grammar
     else:
@@ -176,7 +205,7 @@ def build_prefix_allowed_tokens_fn(tokenizer: Any, schema_or_grammar: Any, *, mo
         tokens = tuple(input_ids.tolist())  # a failed row (a forbidden token) gets the EOS ids only
         entry = trackers.get(batch_id)
         if entry is None or tokens[: len(entry[0])] != entry[0]:  # a new request in this row
-            entry = trackers[batch_id] = (tokens, _RowTracker(grammar))
+            entry = trackers[batch_id] = (tokens, _RowTracker(grammar, max_tokens=limit))
         prompt, tracker = entry
         matcher = tracker.matcher_for(tokens[len(prompt):])
         if matcher is None:

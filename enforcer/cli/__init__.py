@@ -2,7 +2,8 @@
 
     enforcer generate (--schema FILE | --grammar FILE | --regex RE | --tools FILE)
                       [--prompt TEXT | --prompts FILE.jsonl] [--model PATH] [--max-new-tokens N]
-                      [--temperature T] [--top-p P] [--seed N] [--repetition-penalty R] [--quiet]
+                      [--temperature T] [--top-p P] [--seed N] [--repetition-penalty R]
+                      [--no-budget] [--no-fast-forward] [--quiet]
     enforcer check (--schema FILE | --grammar FILE | --regex RE | --tools FILE)
     enforcer doctor MODEL [--json]
 
@@ -10,7 +11,10 @@
 package, a GGUF file, on CPU) and writes the result on stdout: the JSON, the text, or the tool
 call and its parsed form; with ``--prompts`` one JSON object per input line (``id``, ``prompt``,
 ``output``, ``value``/``tool_calls``, ``finish_reason``, ``tokens``, ``seconds``, ``error``).
-Progress (token count, tokens/s, the text as it comes) goes to stderr.
+Progress (token count, tokens/s, the text as it comes) goes to stderr. The output completes
+within ``--max-new-tokens`` whenever a valid output fits (``--no-budget``: truncate like
+``model.generate``); text the constraint forces (keys, ``":"``, closing brackets) is appended
+without a forward pass per token (``--no-fast-forward``: one pass each).
 
 Exit codes, for every command:
 
@@ -67,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, help="random seed, for reproducible sampling")
     gen.add_argument("--repetition-penalty", type=float, default=1.0, help="above 1 discourages repeats "
                                                                            "(default 1.0: none)")
+    gen.add_argument("--no-budget", action="store_true",
+                     help="let the output run out of --max-new-tokens mid-way (default: it completes within it "
+                          "whenever a valid output fits)")
+    gen.add_argument("--no-fast-forward", action="store_true",
+                     help="one forward pass per token, forced text included (default: forced text in one pass)")
     gen.add_argument("--quiet", action="store_true", help="no progress on stderr")
     gen.set_defaults(run="generate")
 

@@ -1,13 +1,17 @@
 """``enforcer generate``: constrained generation with a real model, one prompt or a JSONL file of them.
 
 The model and the vocabulary are loaded once; the constraint is compiled once and shared (a
-compiled grammar is immutable); each prompt gets its own logits processor. Sampling is
-transformers' own (``temperature``, ``top_p``, ``repetition_penalty``); the mask is applied before
-the sampling warpers, so they only ever see allowed tokens.
+compiled grammar is immutable); each prompt gets its own matcher. Generation is
+:func:`enforcer.generate` (our loop over the model, transformers' sampling order: repetition
+penalty, the mask, then temperature and top-p), for two things ``model.generate`` cannot do:
+the token budget (the output completes within ``--max-new-tokens`` whenever a valid output
+fits, unless ``--no-budget``) and fast-forward (forced text appended in one forward pass,
+unless ``--no-fast-forward``).
 
-An output that reaches ``--max-new-tokens`` before the constraint is complete is not valid. When
-its end repeats itself, the model is looping, and a larger budget only buys a longer loop: the
-message says so and names the options that help instead.
+An output that reaches ``--max-new-tokens`` before the constraint is complete is not valid: with
+the budget that happens only when no valid output fits, and the message says how many tokens the
+shortest one needs. Without it, when the end repeats itself, the model is looping, and a larger
+budget only buys a longer loop: the message says so and names the options that help instead.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def run(args) -> int:
         record: dict[str, Any] = {"id": item.id, "prompt": item.prompt} if args.prompts else {}
         try:
             if ended is None:
-                raise CliError(_incomplete_message(tokens, vocab, tokenizer, args), code=EXIT_INCOMPLETE)
+                raise CliError(_incomplete_message(tokens, grammar, tokenizer, args), code=EXIT_INCOMPLETE)
             outcome = task.finish(tokens[:ended], vocab, tokenizer)
         except CliError as exc:
             if not args.prompts:
@@ -92,23 +96,17 @@ def _prompt_inputs(tokenizer, prompt: str, system: str | None):
 def _generate_one(args, model, tokenizer, grammar, prompt: str, system: str | None,
                   label: str) -> tuple[list[int], int | None, Progress]:
     """The new tokens, the index of the first EOS among them (``None``: the budget ran out)."""
-    from ..integrations.transformers import GrammarLogitsProcessor
+    from ..generation import generate
 
     vocab = grammar.vocab
-    eos = sorted(vocab.eos_token_ids)
     inputs = _prompt_inputs(tokenizer, prompt, system)
     progress = Progress(tokenizer, vocab.eos_token_ids, label=label, enabled=not args.quiet)
-    sampling: dict[str, Any] = {"do_sample": False}
-    if args.temperature > 0:
-        sampling = {"do_sample": True, "temperature": args.temperature, "top_p": args.top_p, "top_k": 0}
-    if args.repetition_penalty != 1.0:
-        sampling["repetition_penalty"] = args.repetition_penalty
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     status(f"{label}generating (at most {args.max_new_tokens} tokens{_describe(args)}) ...", quiet=args.quiet)
-    out = model.generate(**inputs, logits_processor=[GrammarLogitsProcessor(grammar)],
-                         max_new_tokens=args.max_new_tokens, eos_token_id=eos, pad_token_id=pad,
-                         streamer=progress, **sampling)
-    tokens = out[0, inputs["input_ids"].shape[1]:].tolist()
+    result = generate(model, tokenizer, grammar, input_ids=inputs["input_ids"], max_new_tokens=args.max_new_tokens,
+                      budget=not args.no_budget, fast_forward=not args.no_fast_forward,
+                      temperature=args.temperature, top_p=args.top_p if args.temperature > 0 else 1.0,
+                      repetition_penalty=args.repetition_penalty, streamer=progress)
+    tokens = result.tokens
     ended = next((i for i, t in enumerate(tokens) if t in vocab.eos_token_ids), None)
     return tokens, ended, progress
 
@@ -119,6 +117,10 @@ def _describe(args) -> str:
         parts.append(f"repetition penalty {args.repetition_penalty}")
     if args.seed is not None:
         parts.append(f"seed {args.seed}")
+    if args.no_budget:
+        parts.append("no budget")
+    if args.no_fast_forward:
+        parts.append("no fast-forward")
     return ", " + ", ".join(parts)
 
 
@@ -136,7 +138,12 @@ def find_loop(tokens: list[int], *, min_repeats: int = 3, max_period: int = 64) 
     return None
 
 
-def _incomplete_message(tokens: list[int], vocab, tokenizer, args) -> str:
+def _incomplete_message(tokens: list[int], grammar, tokenizer, args) -> str:
+    if not args.no_budget:  # with the budget, only an output that cannot fit is cut off
+        shortest = grammar.matcher().shortest_completion() + 1
+        if shortest > args.max_new_tokens:
+            return (f"the shortest valid output is {shortest} tokens (EOS included) with this model's vocabulary, "
+                    f"more than --max-new-tokens {args.max_new_tokens}: raise --max-new-tokens")
     loop = find_loop(tokens)
     if loop is not None:
         period, repeats = loop

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import SchemaError
 from ..vocab import Vocabulary
-from .automaton import DEAD, Automaton, tokens_at
+from .automaton import DEAD, Automaton, concat_ranges, tokens_at
 from .expr import ALT, AND, BYTES, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
 from .lexemes import LexemeInfo, LexemeSpace
 
@@ -339,11 +339,108 @@ class Grammar:
             for token_id in self.special_transitions(sid):
                 out[token_id // 32] |= np.int32(np.uint32(1 << (token_id % 32)).view(np.int32))
 
-    def matcher(self) -> "Matcher":
-        """A fresh matcher at the start of the output."""
+    def matcher(self, *, max_tokens: int | None = None) -> "Matcher":
+        """A fresh matcher at the start of the output.
+
+        ``max_tokens``: the token budget of the whole output, its EOS included (``max_new_tokens``,
+        vLLM's ``max_tokens``). The matcher then allows only tokens after which a complete output
+        still fits (see :mod:`enforcer.engine.budget`). ``None``: no budget.
+        """
         from .matcher import Matcher
 
-        return Matcher(self)
+        return Matcher(self, max_tokens=max_tokens)
+
+    # -- hooks for enforcer.engine.budget and enforcer.engine.forced (never on the mask path) ----
+
+    def token_transitions(self, sid: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every token that may come in ``sid`` and the state it leads to: ``(ids, next_states)``,
+        special tokens the grammar names included, EOS not. One walk of the whole trie from
+        ``sid`` with true states at every node (no lexeme split), so milliseconds where a string
+        is open: for the budget's search, which needs where each token leads, not just whether."""
+        with self._lock:
+            trie = self.vocab.trie
+            nodes, states = self._automaton._walk_from(np.zeros(1, dtype=np.int64), sid, trie)
+            if nodes:
+                nodes_a = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
+                states_a = np.concatenate(states) if len(states) > 1 else states[0]
+                starts = trie.token_offsets[nodes_a]
+                counts = trie.token_offsets[nodes_a + 1] - starts
+                has = counts > 0
+                starts, counts, node_states = starts[has], counts[has], states_a[has]
+                total = int(counts.sum())
+                ids = trie.token_ids[concat_ranges(starts, counts, total)].astype(np.int64)
+                nxt = np.repeat(node_states, counts).astype(np.int32)
+                keep = ids < self.vocab.size
+                ids, nxt = ids[keep], nxt[keep]
+            else:
+                ids, nxt = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            special = self.special_transitions(sid) if self._specials else {}
+            if special:
+                ids = np.concatenate([ids, np.fromiter(special.keys(), dtype=np.int64, count=len(special))])
+                nxt = np.concatenate([nxt, np.fromiter(special.values(), dtype=np.int32, count=len(special))])
+            return ids, nxt
+
+    def byte_transitions(self, sid: int, *, stop_after: int = 256) -> list[tuple[int, int, int]]:
+        """``(lo, hi, next)``: the byte ranges ``lo..hi-1`` that may come in ``sid`` (to a live
+        state), by byte class; stops once more than ``stop_after`` bytes are known to be allowed
+        (forced text asks for ``stop_after=1``)."""
+        with self._lock:
+            a = self._automaton
+            bounds = a._class_bounds(sid)
+            out: list[tuple[int, int, int]] = []
+            allowed = 0
+            for k in range(len(bounds) - 1):
+                lo, hi = bounds[k], bounds[k + 1]
+                nxt = int(a.table[sid, lo])
+                if nxt == -1:
+                    nxt = a._derive_class_index(sid, bounds, k)
+                if nxt != DEAD:
+                    out.append((lo, hi, nxt))
+                    allowed += hi - lo
+                    if allowed > stop_after:
+                        break
+            return out
+
+    def states_below(self, starts: np.ndarray, sid: int) -> tuple[np.ndarray, np.ndarray]:
+        """The live trie nodes strictly below ``starts`` read from state ``sid``, and their
+        states (how tokens run on after a lexeme ends inside them)."""
+        with self._lock:
+            nodes, states = self._automaton._walk_from(starts, sid, self.vocab.trie)
+            if not nodes:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            return np.concatenate(nodes), np.concatenate(states)
+
+    def string_branch(self, sid: int) -> tuple[Any, tuple, int, int] | None:
+        """``(family, (ranges, lo, hi), tail state, body expression)`` when state ``sid`` is one
+        JSON string body (no excluded names) followed by a tail: its tokens are then known
+        from the vocabulary's string tables (:class:`~enforcer.engine.lexemes.StringFamily`)
+        without a walk. ``None`` for any other shape."""
+        strings = self._space.strings
+        if strings is None:
+            return None
+        with self._lock:
+            groups, raw = self._branches(self._automaton.exprs[sid])
+            if raw or len(groups) != 1:
+                return None
+            (h, tails), = groups.items()
+            found = strings.match(h)
+            if found is None or found[3]:
+                return None
+            tail = self._factory.alt(*tails)
+            if tail.kind == NEVER or not self._automaton.is_live(tail):
+                return None
+            return strings, found[:3], self._automaton.intern(tail), h
+
+    def tokens_below(self, node: int, sid: int) -> np.ndarray:
+        """Token ids strictly below trie node ``node`` whose bytes past it may be read from state
+        ``sid`` (forced text: can a token that spells the end of it run on into what follows?)."""
+        with self._lock:
+            trie = self.vocab.trie
+            return tokens_at(trie, self._automaton.walk_below(np.array([node], dtype=np.int64), sid, trie))
+
+    def expression(self, sid: int) -> Expr:
+        """The expression of state ``sid`` (what may still follow)."""
+        return self._automaton.exprs[sid]
 
     @property
     def num_states(self) -> int:

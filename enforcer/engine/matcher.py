@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import BitmaskError, OptionError, TokenRejectedError, VocabularyError
+from . import budget
 from .automaton import DEAD
 from .grammar import Grammar
 
@@ -17,14 +18,44 @@ class Matcher:
     ``fill_next_token_bitmask`` says what may come next, ``advance`` consumes the token that was
     sampled. Cheap to create and to :meth:`fork` (beam search, speculative decoding); all heavy
     state lives in the shared :class:`Grammar`.
+
+    ``max_tokens``: the budget of the whole output, EOS included; the matcher then allows only
+    tokens after which a complete output still fits (see :mod:`enforcer.engine.budget`).
     """
 
-    __slots__ = ("grammar", "_states", "_terminated_at")
+    __slots__ = ("grammar", "_states", "_terminated_at", "_max_tokens")
 
-    def __init__(self, grammar: Grammar):
+    def __init__(self, grammar: Grammar, *, max_tokens: int | None = None):
+        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+            raise OptionError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
         self.grammar = grammar
         self._states = [grammar.initial_state]
         self._terminated_at: int | None = None  # history length when EOS was consumed
+        self._max_tokens = max_tokens
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The token budget (EOS included), or ``None``."""
+        return self._max_tokens
+
+    @property
+    def remaining_tokens(self) -> int | None:
+        """Tokens left in the budget (``None`` without one)."""
+        return None if self._max_tokens is None else self._max_tokens - (len(self._states) - 1)
+
+    def forced_tokens(self, encode: Callable[[bytes], Sequence[int]] | None = None) -> list[int]:
+        """The tokens the grammar forces next (keys, ``":"``, closing brackets), to append
+        without sampling; ``[]`` when the next token is the model's choice. ``encode`` (bytes
+        -> token ids, the tokenizer's own) gives the canonical tokenization; without it, the
+        fewest tokens. Does not move the matcher. See :mod:`enforcer.engine.forced`."""
+        from .forced import forced_tokens
+
+        return forced_tokens(self, encode)
+
+    def shortest_completion(self) -> int:
+        """The fewest tokens that complete the output from here, EOS not counted (0 when
+        complete). Exact for this vocabulary; computed on first use and kept by the grammar."""
+        return budget.shortest_completion(self.grammar, self._states[-1])
 
     @property
     def state(self) -> int:
@@ -49,12 +80,19 @@ class Matcher:
             raise VocabularyError(
                 f"bitmask has {out.shape[0]} words per row but the vocabulary needs "
                 f"{self.grammar.n_words} ({self.grammar.vocab.size} tokens)")
-        self.grammar.fill_mask(self._states[-1], out, terminated=self.is_terminated())
+        self._fill(out)
+
+    def _fill(self, out: np.ndarray) -> None:
+        if self._max_tokens is not None and not self.is_terminated():
+            budget.fill_mask(self.grammar, self._states[-1], self.remaining_tokens, out[: self.grammar.n_words])
+            out[self.grammar.n_words:] = 0
+        else:
+            self.grammar.fill_mask(self._states[-1], out, terminated=self.is_terminated())
 
     def allowed_token_ids(self) -> list[int]:
         """The allowed token ids, ascending (EOS ids included when complete)."""
         words = np.zeros(self.grammar.n_words, dtype=np.int32)
-        self.grammar.fill_mask(self._states[-1], words, terminated=self.is_terminated())
+        self._fill(words)
         bits = np.unpackbits(words.view(np.uint8), bitorder="little")
         return np.flatnonzero(bits[: self.grammar.vocab.size]).tolist()
 
@@ -65,9 +103,18 @@ class Matcher:
         if self.is_terminated() or not 0 <= token_id < vocab.size:
             return False
         if self.grammar.names_special(token_id):
-            return self.grammar.step_special(self._states[-1], token_id) != DEAD
+            return self.grammar.step_special(self._states[-1], token_id) != DEAD and self._fits(token_id)
         mask = self.grammar.token_mask(self._states[-1])
-        return bool((int(mask[token_id // 32]) >> (token_id % 32)) & 1)
+        if not (int(mask[token_id // 32]) >> (token_id % 32)) & 1:
+            return False
+        return self._fits(token_id)
+
+    def _fits(self, token_id: int) -> bool:
+        """With a budget: a complete output still fits after ``token_id`` (one the grammar
+        allows here)."""
+        if self._max_tokens is None:
+            return True
+        return budget.token_fits(self.grammar, self._states[-1], token_id, self.remaining_tokens)
 
     def advance(self, token_id: int) -> None:
         """Consume ``token_id``; raise :class:`TokenRejectedError` if the mask forbids it."""
@@ -101,6 +148,8 @@ class Matcher:
             if nxt == DEAD:
                 text = vocab.special_token_text(token_id)
                 raise TokenRejectedError(f"special token {token_id} ({text}) is not allowed here")
+            if not self._fits(token_id):
+                raise TokenRejectedError(f"special token {token_id} leaves no complete output within the budget")
             self._states.append(nxt)
             return
         data = vocab.token_bytes(token_id)
@@ -109,6 +158,9 @@ class Matcher:
         nxt = grammar.step(state, data)
         if nxt == DEAD:
             raise TokenRejectedError(f"token {token_id} ({data!r}) is not allowed here")
+        if not self._fits(token_id):
+            raise TokenRejectedError(f"token {token_id} ({data!r}) leaves no complete output within the "
+                                     f"budget ({self.remaining_tokens} tokens left)")
         self._states.append(nxt)
 
     def rollback(self, n_tokens: int = 1) -> None:
@@ -126,6 +178,7 @@ class Matcher:
         twin.grammar = self.grammar
         twin._states = list(self._states)
         twin._terminated_at = self._terminated_at
+        twin._max_tokens = self._max_tokens
         return twin
 
     def reset(self) -> None:

@@ -82,7 +82,7 @@ class _Masker:
             return GuardedMatcher(None, closed_matcher(self.service.vocab), label=where, failure=str(e))
         if constraint is None:
             return None
-        return self.service.matcher(constraint, label=f"{where} ({constraint.kind})")
+        return self.service.matcher(constraint, label=f"{where} ({constraint.kind})", max_tokens=request_budget(params))
 
     def mask(self, logits: torch.Tensor, rows: list[int], matchers: list[GuardedMatcher]) -> torch.Tensor:
         """Mask ``logits[rows[k]]`` with ``matchers[k]``'s allowed tokens, in place."""
@@ -94,6 +94,17 @@ class _Masker:
         index = None if len(rows) == logits.shape[0] and rows == list(range(len(rows))) \
             else torch.tensor(rows, dtype=torch.long)
         return apply_token_bitmask_inplace(logits, self._bitmask[: len(rows)], vocab_size=vocab.size, rows=index)
+
+
+def request_budget(params: SamplingParams) -> int | None:
+    """The request's token budget for the matcher: ``max_tokens`` (EOS included, as vLLM counts
+    it), so the output completes within it whenever a valid one fits. ``None`` (no budget) when
+    the request opts out with ``extra_args={"budget": False}``, ignores EOS, or has no limit."""
+    extra = params.extra_args or {}
+    if extra.get("budget", True) is False or getattr(params, "ignore_eos", False):
+        return None
+    limit = getattr(params, "max_tokens", None)
+    return limit if type(limit) is int and limit >= 1 else None
 
 
 class _V1Requests:
@@ -265,6 +276,8 @@ class EnforcerLogitsProcessor(V1LogitsProcessor, V2LogitsProcessor):
         found; else a byte vocabulary that refuses nothing the model could accept)."""
         if parse_constraint(sampling_params.extra_args) is None:
             return  # free requests cost a dict lookup
+        if not isinstance(sampling_params.extra_args.get("budget", True), bool):
+            raise ConstraintError("'budget' in extra_args must be true or false")
         service, config = validation_service()
         if config is not None and config.speculative_config is not None:
             raise ConstraintError(_SPECULATIVE)

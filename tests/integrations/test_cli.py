@@ -323,14 +323,38 @@ def test_regex_and_a_budget_too_small():
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\n", result.stdout)
     short = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "4")
     assert short.returncode == 1
-    assert error_lines(short) == ["enforcer: error: generation stopped at --max-new-tokens 4 before the output was "
-                                  "complete (4 tokens, no loop found): raise --max-new-tokens"]
+    [line] = error_lines(short)
+    assert re.fullmatch(r"enforcer: error: the shortest valid output is \d+ tokens \(EOS included\) with this "
+                        r"model's vocabulary, more than --max-new-tokens 4: raise --max-new-tokens", line), line
+    cut = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "4", "--no-budget")
+    assert cut.returncode == 1
+    assert error_lines(cut) == ["enforcer: error: generation stopped at --max-new-tokens 4 before the output was "
+                                "complete (4 tokens, no loop found): raise --max-new-tokens"]
 
 
 @pytest.mark.slow
 def test_a_looping_model_is_told_apart():
+    """Without the budget the loop runs out of tokens; with it (the default) the output ends
+    complete within them."""
     result = run("generate", "--regex", "(ab)+c", "--prompt", "Write ab ab ab ab ab ab ab ab ab ab forever.",
-                 "--max-new-tokens", "40")
+                 "--max-new-tokens", "40", "--no-budget")
     assert result.returncode == 1
     [line] = error_lines(result)
     assert "the model is looping" in line and "--repetition-penalty 1.2" in line, line
+
+
+@pytest.mark.slow
+def test_the_budget_ends_a_loop_complete():
+    result = run("generate", "--regex", "(ab)+c", "--prompt", "Write ab ab ab ab ab ab ab ab ab ab forever.",
+                 "--max-new-tokens", "40")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"(ab)+c\n", result.stdout), result.stdout
+
+
+@pytest.mark.slow
+def test_generate_without_fast_forward_is_valid_too():
+    result = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "200",
+                 "--no-fast-forward", "--quiet")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((ROOT / "schemas" / "person.schema.json").read_text())
+    jsonschema.validate(json.loads(result.stdout), schema)

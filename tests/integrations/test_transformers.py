@@ -347,3 +347,50 @@ def test_prefix_function_fails_closed_too(tiny):
     assert max(fn(0, torch.tensor(prompt))) < 128_264
     bad = tokenizer.convert_tokens_to_ids("hello")  # JSON cannot start with it
     assert sorted(fn(0, torch.tensor(prompt + [bad]))) == LLAMA3_EOS
+
+
+# -- the token budget -------------------------------------------------------------------------------
+
+TEXT = {"type": "object", "properties": {"text": {"type": "string"}, "n": {"type": "integer"}},
+        "required": ["text", "n"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("how", ["processor", "prefix_fn", "generation_config"])
+def test_budget_completes_the_output_within_max_new_tokens(tiny, how):
+    """A random model never closes a free string by itself: with the budget the output still ends
+    complete, on EOS, within max_new_tokens; without it, it is cut off."""
+    model, tokenizer = tiny
+    prompt = tokenizer("Reply in JSON:", return_tensors="pt")
+    n = prompt["input_ids"].shape[1]
+    limit = 16
+    kwargs: dict = {"max_new_tokens": limit, "do_sample": True, "num_return_sequences": 3, "pad_token_id": 128004}
+    if how == "processor":
+        kwargs["logits_processor"] = [JsonSchemaLogitsProcessor(TEXT, tokenizer, model=model, max_new_tokens=limit)]
+    elif how == "prefix_fn":
+        kwargs["prefix_allowed_tokens_fn"] = build_prefix_allowed_tokens_fn(tokenizer, TEXT, model=model,
+                                                                          max_new_tokens=limit)
+    else:
+        old = model.generation_config.max_new_tokens
+        model.generation_config.max_new_tokens = limit
+        try:
+            kwargs["logits_processor"] = [JsonSchemaLogitsProcessor(TEXT, tokenizer, model=model)]
+        finally:
+            model.generation_config.max_new_tokens = old
+    torch.manual_seed(3)
+    out = model.generate(**prompt, **kwargs)
+    for tokens in _generated(out, n):
+        text, _ = _text_and_eos(tokenizer, tokens, set(LLAMA3_EOS))
+        jsonschema.validate(json.loads(text), TEXT)
+    torch.manual_seed(3)
+    free = JsonSchemaLogitsProcessor(TEXT, tokenizer, model=model, max_new_tokens=limit, budget=False)
+    out = model.generate(**prompt, logits_processor=[free], max_new_tokens=limit, do_sample=True,
+                         num_return_sequences=3, pad_token_id=128004)
+    assert any(not set(tokens) & set(LLAMA3_EOS) for tokens in _generated(out, n))
+
+
+def test_budget_must_be_a_positive_integer(tiny):
+    from enforcer import OptionError
+
+    model, tokenizer = tiny
+    with pytest.raises(OptionError):
+        JsonSchemaLogitsProcessor(TEXT, tokenizer, model=model, max_new_tokens=0)

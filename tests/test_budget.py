@@ -1,0 +1,206 @@
+"""Budget-aware completion: the shortest-completion table against brute force, and random walks
+under a budget that always end complete."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import deque
+
+import numpy as np
+import pytest
+
+from enforcer import OptionError, TokenRejectedError, Vocabulary, compile_json_schema, compile_regex
+from enforcer.engine import budget
+
+
+def _allowed(grammar, sid: int) -> list[int]:
+    bits = np.unpackbits(grammar.token_mask(sid).view(np.uint8), bitorder="little")[: grammar.vocab.size]
+    return np.flatnonzero(bits).tolist()
+
+
+def brute_force_distances(grammar, max_states: int = 3000) -> dict[int, int]:
+    """Every reachable state's fewest tokens to acceptance, by breadth-first search forwards over
+    every allowed token and backwards from the accepting states."""
+    vocab = grammar.vocab
+    start = grammar.initial_state
+    edges: dict[int, set[int]] = {}
+    queue = deque([start])
+    while queue:
+        sid = queue.popleft()
+        if sid in edges:
+            continue
+        assert len(edges) < max_states, "grammar too large for brute force"
+        targets = set()
+        for token in _allowed(grammar, sid):
+            if token in vocab.eos_token_ids:
+                continue
+            if grammar.names_special(token):
+                nxt = grammar.step_special(sid, token)
+            else:
+                nxt = grammar.step(sid, vocab.token_bytes(token))
+            targets.add(nxt)
+            if nxt not in edges:
+                queue.append(nxt)
+        edges[sid] = targets
+    reverse: dict[int, list[int]] = {s: [] for s in edges}
+    for s, ts in edges.items():
+        for t in ts:
+            reverse[t].append(s)
+    dist = {s: 0 for s in edges if grammar.is_accepting(s)}
+    queue = deque(dist)
+    while queue:
+        t = queue.popleft()
+        for s in reverse[t]:
+            if s not in dist:
+                dist[s] = dist[t] + 1
+                queue.append(s)
+    return dist
+
+
+def small_vocab() -> Vocabulary:
+    """Single bytes plus a few longer pieces, so the shortest way is not one token per byte."""
+    pieces = [bytes([b]) for b in range(256)]
+    pieces += [b'{"', b'":', b'",', b'"}', b'name', b'na', b'me"', b'true', b'tr', b'ue}', b'ab', b'abc',
+               b'12', b'123', b'"]', b'["', b'", "', b'null', b'":"']
+    return Vocabulary.from_token_bytes(pieces + [None], eos_token_ids=[len(pieces)])
+
+
+SMALL_SCHEMAS = [
+    {"type": "object", "properties": {"name": {"type": "string", "minLength": 2, "maxLength": 4},
+                                      "ok": {"type": "boolean"}}, "required": ["name", "ok"],
+     "additionalProperties": False},
+    {"type": "array", "items": {"enum": ["ab", "abc", None]}, "minItems": 2, "maxItems": 3},
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 10, "maximum": 999}},
+     "required": ["n"], "additionalProperties": False},
+]
+
+SMALL_REGEXES = [r"(yes|no|maybe)", r"\d{3}-\d{4}", r"\{\"a\":(true|false|null)\}", r"(ab|abc){2,3}x?"]
+
+
+@pytest.mark.parametrize("schema", SMALL_SCHEMAS, ids=range(len(SMALL_SCHEMAS)))
+def test_shortest_completion_matches_brute_force_small_vocab(schema):
+    grammar = compile_json_schema(schema, small_vocab())
+    expected = brute_force_distances(grammar)
+    for sid, d in expected.items():
+        assert budget.shortest_completion(grammar, sid) == d, (sid, grammar.expression(sid))
+
+
+@pytest.mark.parametrize("pattern", SMALL_REGEXES)
+def test_shortest_completion_matches_brute_force_llama3(pattern, llama3_vocab):
+    grammar = compile_regex(pattern, llama3_vocab)
+    expected = brute_force_distances(grammar)
+    for sid, d in expected.items():
+        assert budget.shortest_completion(grammar, sid) == d, (pattern, sid)
+
+
+def walk(grammar, max_tokens: int, rng: random.Random) -> tuple[bytes, int]:
+    """A random walk over the allowed tokens of a budgeted matcher: the text and the tokens used
+    (EOS included). Checks the bitmask, ``is_token_allowed`` and ``advance`` agree."""
+    vocab = grammar.vocab
+    matcher = grammar.matcher(max_tokens=max_tokens)
+    out = b""
+    while not matcher.is_terminated():
+        allowed = matcher.allowed_token_ids()
+        assert allowed, f"dead end after {out!r}"
+        eos = [t for t in allowed if t in vocab.eos_token_ids]
+        others = [t for t in allowed if t not in vocab.eos_token_ids]
+        token = rng.choice(eos) if eos and (not others or rng.random() < 0.1) else rng.choice(others)
+        assert matcher.is_token_allowed(token)
+        matcher.advance(token)
+        out += vocab.token_bytes(token) or b""
+        assert matcher.num_tokens <= max_tokens, f"over budget: {out!r}"
+    return out, matcher.num_tokens
+
+
+@pytest.mark.parametrize("schema", SMALL_SCHEMAS, ids=range(len(SMALL_SCHEMAS)))
+def test_budget_walk_small_vocab_always_completes(schema):
+    grammar = compile_json_schema(schema, small_vocab())
+    d = grammar.matcher().shortest_completion()
+    rng = random.Random(1)
+    for slack in (0, 1, 3, 8):
+        for _ in range(10):
+            text, used = walk(grammar, d + 1 + slack, rng)
+            json.loads(text)
+
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer", "minimum": 0},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "address": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+    "required": ["name", "age", "tags", "address"],
+}
+
+
+def test_budget_walk_llama3_always_completes(llama3_vocab):
+    import jsonschema
+
+    grammar = compile_json_schema(PERSON, llama3_vocab)
+    d = grammar.matcher().shortest_completion()
+    assert 5 <= d <= 30
+    rng = random.Random(7)
+    for slack in (0, 2, 10):
+        for _ in range(3):
+            text, used = walk(grammar, d + 1 + slack, rng)
+            jsonschema.validate(json.loads(text), PERSON)
+
+
+def test_budget_walk_regex_llama3(llama3_vocab):
+    grammar = compile_regex(r"[a-z]{1,40}@[a-z]{2,20}\.(com|org|net)", llama3_vocab)
+    d = grammar.matcher().shortest_completion()
+    rng = random.Random(3)
+    for slack in (0, 1, 4):
+        for _ in range(5):
+            text, _ = walk(grammar, d + 1 + slack, rng)
+            assert text.count(b"@") == 1
+
+
+def test_too_small_a_budget_takes_the_shortest_way():
+    grammar = compile_json_schema(SMALL_SCHEMAS[0], small_vocab())
+    d = grammar.matcher().shortest_completion()
+    text, used = walk(grammar, d + 1, random.Random(0)) if d > 1 else (b"", 0)
+    assert used == d + 1
+    # below what fits: still a complete output, by the shortest way
+    matcher = grammar.matcher(max_tokens=1)
+    rng = random.Random(0)
+    while not matcher.is_terminated():
+        matcher.advance(rng.choice(matcher.allowed_token_ids()))
+    assert matcher.num_tokens == d + 1
+
+
+def test_budget_refuses_tokens_that_leave_no_room():
+    vocab = small_vocab()
+    grammar = compile_regex(r"(ab|abc){2,3}x?", vocab)
+    assert grammar.matcher().shortest_completion() == 2  # "ab" "ab"
+    matcher = grammar.matcher(max_tokens=3)
+    assert matcher.remaining_tokens == matcher.max_tokens == 3
+    a = vocab.trie.tokens_at(vocab.trie.find(b"a"))[0]
+    ab = vocab.trie.tokens_at(vocab.trie.find(b"ab"))[0]
+    assert grammar.matcher().is_token_allowed(int(a))  # "a" is allowed without a budget...
+    assert not matcher.is_token_allowed(int(a))  # ...but leaves "b", "ab", EOS: four tokens
+    assert int(a) not in matcher.allowed_token_ids() and int(ab) in matcher.allowed_token_ids()
+    with pytest.raises(TokenRejectedError):
+        matcher.advance(int(a))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "10"])
+def test_max_tokens_must_be_a_positive_integer(bad, llama3_vocab):
+    grammar = compile_regex("a", llama3_vocab)
+    with pytest.raises(OptionError):
+        grammar.matcher(max_tokens=bad)
+
+
+def test_fork_and_rollback_keep_the_budget(llama3_vocab, llama3_tokenizer):
+    grammar = compile_regex(r"\d{3}-\d{4}", llama3_vocab)
+    matcher = grammar.matcher(max_tokens=10)
+    first = llama3_tokenizer.encode("123", add_special_tokens=False)
+    for t in first:
+        matcher.advance(t)
+    twin = matcher.fork()
+    assert twin.max_tokens == 10 and twin.remaining_tokens == matcher.remaining_tokens
+    matcher.rollback(len(first))
+    assert matcher.remaining_tokens == 10
