@@ -19,6 +19,12 @@ row of 128k live logits costs several times a masked one), which would make the 
 look faster than the free one; argmax costs the same either way. ``--temperature 1`` shows it.
 On a shared 2-core machine the figures move by 2x between runs: compare rows of one run.
 
+``--maskbench N``: the cold path of a server whose requests carry different schemas. The batch
+is N requests, each with its own schema from the MaskBench dev sample (the first N that enforcer,
+XGrammar and llguidance all compile), none seen before by any backend: after a warm-up batch on
+``--schema`` (engine, vocabulary), one timed batch, so every grammar is compiled and every mask
+computed inside it.
+
 Engines, one per backend setting (a vLLM engine uses one structured-output backend for its
 life): vLLM's default (free, enforcer processor, xgrammar), ``backend="guidance"``, and one with
 the enforcer backend installed (``ENFORCER_VLLM_BACKEND=1``'s patch).
@@ -46,9 +52,37 @@ if str(ROOT) not in sys.path:  # `tests.tiny_llama3` when run as a script
     sys.path.insert(0, str(ROOT))
 
 
-def _time_batch(llm: Any, prompts: list[str], params: list[Any], repeats: int) -> tuple[float, int]:
+def _common_schemas(data: Path, n: int) -> list[dict]:
+    """The first ``n`` MaskBench schemas (by file name) that enforcer, XGrammar and llguidance
+    all compile, so that no backend's row loses requests to a schema it refuses."""
+    import llguidance
+    import xgrammar
+
+    from enforcer import compile_json_schema
+    from enforcer.cli.constraints import byte_vocabulary
+
+    vocab = byte_vocabulary()
+    found: list[dict] = []
+    for path in sorted(data.glob("*.json")):
+        schema = json.loads(path.read_text())["schema"]
+        try:
+            compile_json_schema(schema, vocab, whitespace="flexible")
+            xgrammar.Grammar.from_json_schema(json.dumps(schema))
+            error = llguidance.LLMatcher.validate_grammar(llguidance.LLMatcher.grammar_from_json_schema(schema))
+        except Exception:
+            continue
+        if not error:
+            found.append(schema)
+            if len(found) == n:
+                return found
+    raise SystemExit(f"only {len(found)} schemas of {data} compile in all three engines")
+
+
+def _time_batch(llm: Any, prompts: list[str], params: list[Any], repeats: int,
+                warm: bool = True) -> tuple[float, int]:
     """Best tokens/s over ``repeats`` timed batches after one warm-up; and the tokens per batch."""
-    llm.generate(prompts, params, use_tqdm=False)
+    if warm:
+        llm.generate(prompts, params, use_tqdm=False)
     best, tokens = 0.0, 0
     for _ in range(repeats):
         start = time.perf_counter()
@@ -67,7 +101,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--schema", default=str(ROOT / "schemas" / "person.schema.json"))
+    parser.add_argument("--maskbench", type=int, default=0, metavar="N",
+                        help="N requests, each with a different MaskBench schema, timed cold")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "testdata" / "maskbench-dev"))
     args = parser.parse_args()
+    if args.maskbench:
+        args.batch, args.repeats = args.maskbench, 1
 
     import vllm
     from vllm import LLM, SamplingParams
@@ -78,10 +117,22 @@ def main() -> int:
 
     schema = json.loads(Path(args.schema).read_text())
     prompts = [f"Record {i}:" for i in range(args.batch)]
+    schemas = _common_schemas(Path(args.data), args.maskbench) if args.maskbench else [schema] * args.batch
 
     def params(**kw: Any) -> list[Any]:
         return [SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=i, **kw)
                 for i in range(args.batch)]
+
+    def schema_params(wrap: Callable[[dict], dict]) -> list[Any]:
+        """One request per schema (the warm-up batch uses ``--schema`` for all)."""
+        return [SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=i, **wrap(s))
+                for i, s in enumerate(schemas)]
+
+    def ours_params(s: dict) -> dict:
+        return {"extra_args": {"json_schema": s}}
+
+    def structured(s: dict) -> dict:
+        return {"structured_outputs": StructuredOutputsParams(json=s)}
 
     folder = save_tiny_llama3(tempfile.mkdtemp(prefix="bench-vllm-"))
 
@@ -90,18 +141,25 @@ def main() -> int:
 
     rows: list[tuple[str, float | None, int]] = []
 
-    def run(name: str, make: Callable[[], tuple[Any, list[Any]]]) -> None:
-        llm, batch_params = make()
-        rate, tokens = _time_batch(llm, prompts, batch_params, args.repeats)
+    def run(name: str, llm: Any, wrap: Callable[[dict], dict] | None) -> None:
+        if wrap is None:
+            batch_params = params()
+        elif args.maskbench:  # warm the engine on --schema, then time the cold batch once
+            llm.generate(prompts, params(**wrap(schema)), use_tqdm=False)
+            batch_params = schema_params(wrap)
+        else:
+            batch_params = schema_params(wrap)
+        cold = args.maskbench and wrap is not None  # the free row warms up as usual
+        rate, tokens = _time_batch(llm, prompts, batch_params, args.repeats, warm=not cold)
         rows.append((name, rate, tokens))
 
     default = engine(logits_processors=[EnforcerLogitsProcessor])
-    run("free", lambda: (default, params()))
-    run("enforcer processor", lambda: (default, params(extra_args={"json_schema": schema})))
+    run("free", default, None)
+    run("enforcer processor", default, ours_params)
     have = {name: importlib.util.find_spec(module) is not None
             for name, module in (("xgrammar", "xgrammar"), ("guidance", "llguidance"))}
     if have["xgrammar"]:
-        run("vLLM xgrammar", lambda: (default, params(structured_outputs=StructuredOutputsParams(json=schema))))
+        run("vLLM xgrammar", default, structured)
     else:
         rows.append(("vLLM xgrammar", None, 0))
     del default
@@ -109,7 +167,7 @@ def main() -> int:
 
     if have["guidance"]:
         guidance = engine(structured_outputs_config={"backend": "guidance"})
-        run("vLLM guidance", lambda: (guidance, params(structured_outputs=StructuredOutputsParams(json=schema))))
+        run("vLLM guidance", guidance, structured)
         del guidance
         gc.collect()
     else:
@@ -118,15 +176,16 @@ def main() -> int:
     backend.install()
     try:
         ours = engine()
-        run("enforcer backend", lambda: (ours, params(structured_outputs=StructuredOutputsParams(json=schema))))
+        run("enforcer backend", ours, structured)
         assert backend.STATS["compiled"] > 0, "the enforcer backend did not serve the requests"
     finally:
         backend.uninstall()
 
     free = rows[0][1]
     print(f"\nvLLM {vllm.__version__} (CPU), tiny Llama 3 (random weights), batch {args.batch}, "
-          f"max_tokens {args.max_tokens}, temperature {args.temperature}, schema {Path(args.schema).name}, "
-          f"best of {args.repeats}")
+          f"max_tokens {args.max_tokens}, temperature {args.temperature}, "
+          + (f"{args.maskbench} different MaskBench schemas, cold, one batch" if args.maskbench
+             else f"schema {Path(args.schema).name}, best of {args.repeats}"))
     print(f"{'configuration':<22}{'tokens/s':>10}{'tokens':>8}{'slowdown':>10}")
     for name, rate, tokens in rows:
         if rate is None:
