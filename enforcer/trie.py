@@ -100,6 +100,27 @@ class TokenTrie:
             object.__setattr__(self, "_level_edges", cached)
         return cached
 
+    def children_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(children, their bytes)`` of all ``nodes``. Kept for the last arrays asked about:
+        the same start sets (a lexeme's exit nodes) come back at every step."""
+        cache = self.__dict__.setdefault("_children_of", {})
+        hit = cache.get(id(nodes))
+        if hit is not None and hit[0] is nodes:
+            return hit[1], hit[2]
+        level_order, child_start, child_count = self.children_index
+        counts = child_count[nodes]
+        total = int(counts.sum())
+        if total == 0:
+            children = np.zeros(0, dtype=np.int64)
+        else:
+            offsets = np.cumsum(counts) - counts
+            children = level_order[np.repeat(child_start[nodes] - offsets, counts) + np.arange(total)]
+        kid_bytes = self.node_byte[children].astype(np.int64)
+        if len(cache) > 4096:
+            cache.clear()
+        cache[id(nodes)] = (nodes, children, kid_bytes)
+        return children, kid_bytes
+
     def runs(self, mask: int, max_length: int) -> list[tuple[int, int]]:
         """``(node, length)`` of every path from the root made only of bytes in the 256-bit
         ``mask``, up to ``max_length`` bytes, root first (``(0, 0)``): the whitespace runs a
@@ -117,6 +138,29 @@ class TokenTrie:
             cache[(mask, max_length)] = found
         return found
 
+    def run_children(self, mask: int, max_length: int) -> dict[int, np.ndarray]:
+        """The children of the :meth:`runs` nodes whose byte is not in ``mask``, by byte: where
+        a token leaves a leading whitespace run. Kept per ``(mask, max_length)``."""
+        cache = self.__dict__.setdefault("_run_children", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            by_byte: dict[int, list[int]] = {}
+            for node, _ in self.runs(mask, max_length):
+                for byte, child in self.children_map(node).items():
+                    if not (mask >> byte) & 1:
+                        by_byte.setdefault(byte, []).append(child)
+            found = cache[(mask, max_length)] = {b: np.asarray(c, dtype=np.int64) for b, c in by_byte.items()}
+        return found
+
+    def run_children_arrays(self, mask: int, max_length: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`run_children` as ``(bytes, child arrays)``, aligned."""
+        cache = self.__dict__.setdefault("_run_children_arrays", {})
+        found = cache.get((mask, max_length))
+        if found is None:
+            by_byte = self.run_children(mask, max_length)
+            found = cache[(mask, max_length)] = (np.asarray(list(by_byte), dtype=np.int64), list(by_byte.values()))
+        return found
+
     def runs_array(self, mask: int, max_length: int) -> np.ndarray:
         """The nodes of :meth:`runs`, root first, as an array (kept)."""
         cache = self.__dict__.setdefault("_runs_array", {})
@@ -128,19 +172,23 @@ class TokenTrie:
     def tokens_at(self, node: int) -> np.ndarray:
         return self.token_ids[self.token_offsets[node]:self.token_offsets[node + 1]]
 
+    def children_map(self, node: int) -> dict[int, int]:
+        """``{byte: child}`` of ``node``, made the first time it is asked (hot nodes, the root
+        or a quote, are asked thousands of times)."""
+        maps = self.__dict__.get("_child_maps")
+        if maps is None:
+            maps = self.__dict__["_child_maps"] = {}
+        found = maps.get(node)
+        if found is None:
+            level_order, child_start, child_count = self.children_index
+            start = int(child_start[node])
+            kids = level_order[start:start + int(child_count[node])]
+            found = maps[node] = dict(zip(self.node_byte[kids].tolist(), kids.tolist()))
+        return found
+
     def child(self, node: int, byte: int) -> int:
-        """The child of ``node`` along ``byte``, or -1. Scans siblings by subtree jumps."""
-        child = node + 1
-        end = int(self.subtree_end[node])
-        node_byte = self.node_byte
-        while child < end:
-            b = int(node_byte[child])
-            if b == byte:
-                return child
-            if b > byte:
-                return -1
-            child = int(self.subtree_end[child])
-        return -1
+        """The child of ``node`` along ``byte``, or -1."""
+        return self.children_map(node).get(byte, -1)
 
     def find(self, data: bytes) -> int:
         """The node whose prefix is ``data``, or -1."""

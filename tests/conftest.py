@@ -7,6 +7,7 @@ read a cache left by another run (the cache tests use their own directories).
 
 from __future__ import annotations
 
+import atexit
 import importlib.resources
 import importlib.util
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["ENFORCER_CACHE_DIR"] = tempfile.mkdtemp(prefix="enforcer-test-cache-")
+# The command line keeps a converted copy of a GGUF model there (hundreds of MB): not past the run.
+atexit.register(shutil.rmtree, os.environ["ENFORCER_CACHE_DIR"], True)
 
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
@@ -29,9 +32,11 @@ if os.environ.get("CI"):
 
 LLAMA3_EOS = [128001, 128008, 128009]
 
-# tests/vllm runs in its own venv (`make test-vllm`): vLLM pins its own torch. Elsewhere the
-# folder is not collected at all, so nothing there imports vllm.
-collect_ignore = [] if importlib.util.find_spec("vllm") is not None else ["vllm"]
+# tests/vllm, tests/mlx and tests/llamacpp run in venvs of their own (`make test-vllm`,
+# `make test-mlx`, `make test-llamacpp`): vLLM pins its own torch, llama-cpp-python compiles
+# llama.cpp. Elsewhere the folder is not collected at all, so nothing imports the framework.
+collect_ignore = [folder for folder, module in (("vllm", "vllm"), ("mlx", "mlx_lm"), ("llamacpp", "llama_cpp"))
+                  if importlib.util.find_spec(module) is None]
 
 
 def package_dir(name: str) -> Path:

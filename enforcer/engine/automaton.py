@@ -110,6 +110,9 @@ class Automaton:
                     result = False
                     break
                 x = x.args[1]
+                if not x.has_bool or x.live is not None:  # the rest is known (or plain)
+                    result = x.live is not False
+                    break
             else:
                 result = self.is_live(x)
         elif kind == LEX:
@@ -300,36 +303,100 @@ class Automaton:
             return None
         space = head.args[0].args[0]
         f = self.factory
-        if (f.nullable(rest) or not self.is_live(rest)
+        literal = self._leading_literal(rest)
+        if literal is not None:  # the usual case (a key, a bracket): its first byte says it all
+            if (space >> literal[0][0]) & 1:
+                return None
+        elif (f.nullable(rest) or not self.is_live(rest)
                 or any(f.derive(rest, b).kind != NEVER for b in range(256) if (space >> b) & 1)):
-            return None
+            return None  # rest may be empty or start with whitespace too: the general walk
         runs = trie.runs_array(space, head.args[2])
         rest_sid = self.intern(rest)
-        nodes, states = self._walk_from(runs, rest_sid, trie, skip=space)
+        # where tokens leave the whitespace, by byte: read each byte class of rest once
+        by_byte = trie.run_children(space, head.args[2])
+        if literal is not None:
+            text, tail = literal
+            kids = by_byte.get(text[0])
+            nodes, states = self._literal_from(kids, rest_sid, text, tail, trie) if kids is not None else ([], [])
+        else:
+            bytes_, groups = trie.run_children_arrays(space, head.args[2])
+            row = self.row_gather(rest_sid, bytes_)
+            live = np.flatnonzero(row != DEAD)
+            if live.size:
+                firsts = [groups[i] for i in live.tolist()]
+                first_states = [np.full(groups[i].size, row[i], dtype=np.int32) for i in live.tolist()]
+                nodes, states = self.walk_on(np.concatenate(firsts), np.concatenate(first_states), trie)
+            else:
+                nodes, states = [], []
         # the whitespace-only tokens: live, not accepting (rest is not nullable): rest_sid marks them
         nodes.insert(0, runs[1:])
         states.insert(0, np.full(runs.size - 1, rest_sid, dtype=np.int32))
         return Walk.of(nodes, states)
+
+    def _leading_literal(self, e: Expr) -> tuple[bytes, Expr] | None:
+        """``(text, tail)`` when ``e`` is literal ``text`` then ``tail``."""
+        if e.kind == BYTES:
+            return e.args[0], self.factory.empty
+        if e.kind == SEQ and e.args[0].kind == BYTES:
+            return e.args[0].args[0], e.args[1]
+        return None
+
+    def _literal_from(self, firsts: np.ndarray, sid: int, text: bytes, tail: Expr,
+                      trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The walk of ``text tail`` (state ``sid``) from nodes that already read ``text[0]``:
+        the literal followed node by node in Python, then a sparse walk of ``tail`` below the
+        nodes that spell all of it."""
+        nodes: list[int] = []
+        ends: list[int] = []
+        for node in firsts.tolist():
+            for byte in text[1:]:
+                nodes.append(node)
+                node = trie.child(node, byte)
+                if node < 0:
+                    break
+            else:
+                ends.append(node)
+        states = [sid] * len(nodes)  # a live, non-accepting marker: the literal is not done
+        nodes_out = [np.asarray(nodes, dtype=np.int64)] if nodes else []
+        states_out = [np.asarray(states, dtype=np.int32)] if nodes else []
+        if ends and tail.kind != NEVER and self.is_live(tail):
+            tail_sid = self.intern(tail)
+            end_nodes = np.asarray(ends, dtype=np.int64)
+            nodes_out.append(end_nodes)
+            states_out.append(np.full(end_nodes.size, tail_sid, dtype=np.int32))
+            more, more_states = self._walk_from(end_nodes, tail_sid, trie)
+            nodes_out.extend(more)
+            states_out.extend(more_states)
+        return nodes_out, states_out
 
     def _walk_from(self, starts: np.ndarray, sid: int, trie: TokenTrie,
                    skip: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Sparse walk below ``starts`` (at any depths), all reading from state ``sid``;
         children by a byte in the 256-bit ``skip`` mask are left out at the first level.
         Returns the live nodes and their states, level by level."""
-        level_order, child_start, child_count = trie.children_index
-        node_byte = trie.node_byte
         nodes_out: list[np.ndarray] = []
         states_out: list[np.ndarray] = []
-        counts = child_count[starts]
-        total = int(counts.sum())
-        if total == 0:
+        if starts.size <= _TINY_LIMIT and sum(len(trie.children_map(n)) for n in starts.tolist()) <= _TINY_LIMIT:
+            nodes, states = self._tiny_step(starts, np.full(starts.size, sid, dtype=np.int32), trie, skip)
+            return self.walk_on(nodes, states, trie)
+        children, kid_bytes = trie.children_of(starts)
+        if children.size == 0:
             return nodes_out, states_out
-        children = level_order[concat_ranges(child_start[starts], counts, total)]
         if skip:
-            children = children[~_in_mask(node_byte[children], skip)]
-        states = self.gather(np.full(children.size, sid, dtype=np.int32), node_byte[children])
+            keep = ~_in_mask(kid_bytes, skip)
+            children, kid_bytes = children[keep], kid_bytes[keep]
+        states = self.row_gather(sid, kid_bytes)  # one source state: one row of the table
         live = states != DEAD
-        nodes, states = children[live], states[live]
+        return self.walk_on(children[live], states[live], trie)
+
+    def walk_on(self, nodes: np.ndarray, states: np.ndarray,
+                trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Continue a sparse walk from live ``nodes`` in ``states``: they and every live node
+        below them, with their states, level by level."""
+        nodes_out: list[np.ndarray] = []
+        states_out: list[np.ndarray] = []
+        level_order, child_start, child_count = trie.children_index
+        node_byte = trie.node_byte
         while nodes.size:
             nodes_out.append(nodes)
             states_out.append(states)
@@ -346,6 +413,29 @@ class Automaton:
                 nodes, states = children[keep], child_states[keep]
         return nodes_out, states_out
 
+    def rows_gather(self, sids: list[int], data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]`` for several states at once (one row each), deriving what is missing."""
+        out = self.table[np.asarray(sids, dtype=np.int64)][:, data]
+        if (out == UNKNOWN).any():
+            for i, sid in enumerate(sids):
+                if (out[i] == UNKNOWN).any():
+                    out[i] = self.row_gather(sid, data)
+        return out
+
+    def row_gather(self, sid: int, data: np.ndarray) -> np.ndarray:
+        """``T[sid, data]``: the next states of one state for many bytes, deriving the byte
+        classes not derived yet."""
+        out = self.table[sid][data]
+        missing = out == UNKNOWN
+        if missing.any():
+            bounds = self._class_bounds(sid)
+            classes = np.unique(np.searchsorted(bounds, np.unique(data[missing]), side="right") - 1)
+            for k in classes.tolist():
+                if self.table[sid, bounds[k]] == UNKNOWN:
+                    self._derive_class_index(sid, bounds, k)
+            out = self.table[sid][data]
+        return out
+
     def walk_below(self, starts: np.ndarray, sid: int, trie: TokenTrie) -> np.ndarray:
         """The live nodes strictly below the nodes ``starts`` (at any depths), reading their
         bytes from state ``sid``: how tokens continue after a lexeme ends inside them. Sparse
@@ -355,17 +445,18 @@ class Automaton:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
 
-    def _tiny_step(self, nodes: np.ndarray, states: np.ndarray, trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+    def _tiny_step(self, nodes: np.ndarray, states: np.ndarray, trie: TokenTrie,
+                   skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """One sparse level for a frontier of a few children (a run of spaces, the digits of a
-        number): the live children and their states, read one by one."""
-        level_order, child_start, child_count = trie.children_index
-        node_byte, table = trie.node_byte, self.table
+        number): the live children and their states, read one by one (children by a byte in
+        the ``skip`` mask left out)."""
+        table = self.table
         kids: list[int] = []
         kid_states: list[int] = []
         for n, state in zip(nodes.tolist(), states.tolist()):
-            start = int(child_start[n])
-            for child in level_order[start: start + int(child_count[n])].tolist():
-                byte = int(node_byte[child])
+            for byte, child in trie.children_map(n).items():
+                if skip and (skip >> byte) & 1:
+                    continue
                 nxt = int(table[state, byte])
                 if nxt == UNKNOWN:
                     nxt = self.derive_class(state, byte)
@@ -449,7 +540,14 @@ def tokens_at(trie: TokenTrie, nodes: np.ndarray) -> np.ndarray:
 
 
 def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:
-    """Packed int32 words with the bits of ``ids`` set."""
+    """Packed int32 words with the bits of ``ids`` set (a few ids straight into the words;
+    many through a byte per token, which numpy packs faster)."""
+    if ids.size < 4096:
+        words = np.zeros(n_words, dtype=np.int32)
+        if ids.size:
+            ids = ids.astype(np.int64)
+            np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
+        return words
     bits = np.zeros(n_words * 32, dtype=bool)
     bits[ids] = True
     return np.packbits(bits, bitorder="little").view(np.int32)

@@ -36,13 +36,14 @@ import numpy as np
 from ..errors import SchemaError
 from ..vocab import Vocabulary
 from .automaton import DEAD, Automaton, tokens_at
-from .expr import ALT, AND, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
+from .expr import ALT, AND, BYTES, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
 from .lexemes import LexemeInfo, LexemeSpace
 
 if TYPE_CHECKING:
     from .matcher import Matcher
 
 DEFAULT_MASK_CACHE_BYTES = 256 << 20
+_MAX_CROSSED_LEXEMES = 8  # lexemes one token is followed through before the plain walk takes over
 DEFAULT_MAX_STATES = 200_000
 
 
@@ -174,6 +175,9 @@ class Grammar:
                 if tail.kind == NEVER or not a.is_live(tail):
                     continue
                 self.stats["branch_groups"] += 1
+                if h.kind == BYTES or (h.kind == SEQ and h.args[0].kind == BYTES):
+                    crossing.extend(self._literal_head(h, tail))
+                    continue
                 info = space.info(h)
                 np.bitwise_or(words, info.inner, out=words)
                 if not (info.nullable or info.exit_nodes.size):
@@ -197,6 +201,21 @@ class Grammar:
             if ids.size:
                 np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
         return words
+
+    def _literal_head(self, h: Expr, tail: Expr) -> list[np.ndarray]:
+        """A lexeme that goes on with forced text (the rest of a key, ``":``): its tokens are
+        the prefixes of the text, found along one trie path (kept per text by the lexeme
+        space), and the tokens that spell all of it and go on into what follows, read from
+        the path's end. No walk, no lexeme state: a key's remainder is seen once."""
+        f = self._factory
+        text, rest = (h.args[0], f.empty) if h.kind == BYTES else (h.args[0].args[0], h.args[1])
+        ids, end = self._space.literal(text)
+        out = [ids]
+        if end is not None:
+            after = f.seq(f.lexeme(rest), tail) if rest.kind != EMPTY else tail
+            if after.kind != NEVER and self._automaton.is_live(after):
+                out.extend(self._cross_from(end, after, 0))
+        return out
 
     def _raw_mask(self, e: Expr) -> np.ndarray:
         """The mask of a part that starts with no lexeme (a GBNF rule's text), by a walk of the
@@ -249,21 +268,54 @@ class Grammar:
 
     def _crossing(self, info: LexemeInfo, tsid: int) -> np.ndarray:
         """Tokens that end lexeme ``info`` inside them and continue into state ``tsid``."""
-        a, trie = self._automaton, self.vocab.trie
         if info.string is not None:  # a JSON string body: one walk per tail, filtered by body
             ids = self._string_exits.get(tsid)
             if ids is None:
-                self.stats["crossing_walks"] += 1
-                ids = self._string_exits[tsid] = tokens_at(trie, a.walk_below(info.exit_nodes, tsid, trie))
+                ids = self._string_exits[tsid] = self._below(info.exit_nodes, tsid)
             return self._space.strings.crossing_filter(ids, *info.string)  # type: ignore[union-attr]
         key = (id(info), tsid)
         hit = self._exits.get(key)
         if hit is not None and hit[0] is info:
             return hit[1]
-        self.stats["crossing_walks"] += 1
-        ids = tokens_at(trie, a.walk_below(info.exit_nodes, tsid, trie))
+        ids = self._below(info.exit_nodes, tsid)
         self._exits[key] = (info, ids)
         return ids
+
+    def _below(self, starts: np.ndarray, tsid: int) -> np.ndarray:
+        self.stats["crossing_walks"] += 1
+        found = self._cross_from(starts, self._automaton.exprs[tsid], 0)
+        if not found:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate(found) if len(found) > 1 else found[0]
+
+    def _cross_from(self, starts: np.ndarray, tail: Expr, depth: int) -> list[np.ndarray]:
+        """The tokens below the trie nodes ``starts`` (a node set of the lexeme space) whose
+        rest can begin ``tail``: read lexeme by lexeme through the lexeme space's shared
+        crossings (:meth:`LexemeSpace.cross`), so what one schema walked, the next finds.
+        Only what is not a lexeme is read with this grammar's own automaton."""
+        space, trie, f = self._space, self.vocab.trie, self._factory
+        if depth > _MAX_CROSSED_LEXEMES:  # tokens spanning this many lexemes: read the rest whole
+            a = self._automaton
+            return [tokens_at(trie, a.walk_below(starts, a.intern(tail), trie))]
+        groups, raw = self._branches(tail)
+        out: list[np.ndarray] = []
+        for h, tails in groups.items():
+            after = f.alt(*tails)
+            if after.kind == NEVER or not self._automaton.is_live(after):
+                continue
+            tokens, ends = space.cross(starts, h)
+            if tokens.size:
+                out.append(tokens)
+            if ends is not None:
+                out.extend(self._cross_from(ends, after, depth + 1))
+            if f.nullable(h):  # the lexeme may be empty here: its successor starts now
+                out.extend(self._cross_from(starts, after, depth + 1))
+        if raw:
+            rest = f.alt(*raw)
+            if rest.kind != NEVER and self._automaton.is_live(rest):
+                a = self._automaton
+                out.append(tokens_at(trie, a.walk_below(starts, a.intern(rest), trie)))
+        return out
 
     def reference_mask(self, sid: int) -> np.ndarray:
         """The token mask of ``sid`` by one plain walk of the whole state over the whole trie:

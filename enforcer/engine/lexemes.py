@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..vocab import Vocabulary
-from .automaton import Automaton
+from .automaton import Automaton, tokens_at
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, Expr, ExprFactory
 
 
@@ -212,8 +212,11 @@ class LexemeSpace:
         token_node[: known.size] = np.where(known >= 0, known, vocab.trie.num_nodes)
         self.token_node = token_node
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
+        self._node_sets: dict[bytes, np.ndarray] = {}
+        self._literals: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._crossings: OrderedDict[tuple[int, Expr], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._bytes = 0
-        self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0}
+        self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0}
 
     def info(self, h: Expr) -> LexemeInfo:
         """The token sets of lexeme state ``h`` (the expression inside ``LEX``)."""
@@ -226,14 +229,13 @@ class LexemeSpace:
         family = self.strings.match(key) if self.strings is not None else None
         if family is not None:
             self.stats["string_tables"] += 1
-            found = LexemeInfo(self.strings.inner(*family), False, self.strings.tables.exit_nodes, family)
+            found = LexemeInfo(self.strings.inner(*family), False, self.node_set(self.strings.tables.exit_nodes),
+                               family)
         else:
             found = self._walk(key)
         self._info[key] = found
         self._bytes += found.nbytes
-        while self._bytes > self.cache_bytes and len(self._info) > 1:
-            _, old = self._info.popitem(last=False)
-            self._bytes -= old.nbytes
+        self._evict()
         if self.automaton.num_states > self.max_states // 2:
             self.automaton = Automaton(self.factory, max_states=self.max_states, what="lexeme")
         return found
@@ -247,8 +249,75 @@ class LexemeSpace:
         inner = walk.mask(trie, self.token_node, self.n_words, self.vocab.size)
         inner.setflags(write=False)
         ends = walk.nodes[a.accepting[walk.states]]
-        exits = ends[trie.subtree_end[ends] > ends + 1].astype(np.int64)
-        return LexemeInfo(inner, bool(a.accepting[sid]), exits)
+        return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(ends[trie.subtree_end[ends] > ends + 1]))
+
+    def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+        """The tokens that are prefixes of ``text`` (all of it included), and the node set of
+        the node spelling all of it when tokens go on below it (else ``None``)."""
+        found = self._literals.get(text)
+        if found is None:
+            trie = self.vocab.trie
+            node, path = 0, []
+            for byte in text:
+                node = trie.child(node, byte)
+                if node < 0:
+                    break
+                path.append(node)
+            ids = (np.concatenate([trie.tokens_at(n) for n in path]) if path else np.zeros(0, dtype=np.int32))
+            end = self.node_set(np.asarray([node])) if node >= 0 and trie.subtree_end[node] > node + 1 else None
+            found = self._literals[text] = (ids, end)
+            if len(self._literals) > 200_000:
+                self._literals.clear()
+        return found
+
+    def node_set(self, nodes: np.ndarray) -> np.ndarray:
+        """The canonical array for a set of trie nodes: equal sets are the same object, so a
+        set can key a cache (:meth:`cross`)."""
+        nodes = np.unique(nodes.astype(np.int64))
+        key = nodes.tobytes()
+        found = self._node_sets.get(key)
+        if found is None:
+            found = self._node_sets[key] = nodes
+            found.setflags(write=False)
+        return found
+
+    def cross(self, starts: np.ndarray, h: Expr) -> tuple[np.ndarray, np.ndarray | None]:
+        """Reading lexeme ``h`` from below the trie nodes ``starts`` (a :meth:`node_set`):
+        the tokens that end inside ``h``, and the nodes where ``h`` may end with tokens going
+        on below them (or ``None``). What is left of a token after one lexeme ends is read
+        lexeme by lexeme, and these pieces depend on the lexemes only: the comma after a
+        string, the key after the comma, are the same in every schema, so they are walked
+        once per vocabulary."""
+        key = (id(starts), h)
+        found = self._crossings.get(key)
+        if found is not None and found[0] is starts:
+            self._crossings.move_to_end(key)
+            return found[1], found[2]
+        self.stats["crossing_walks"] += 1
+        a, trie = self.automaton, self.vocab.trie
+        nodes, states = a._walk_from(starts, a.intern(h), trie)
+        if nodes:
+            nodes_all = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
+            states_all = np.concatenate(states) if len(states) > 1 else states[0]
+            tokens = tokens_at(trie, nodes_all)
+            ends = nodes_all[a.accepting[states_all]]
+            ends = ends[trie.subtree_end[ends] > ends + 1]
+            end_set = self.node_set(ends) if ends.size else None
+        else:
+            tokens, end_set = np.zeros(0, dtype=np.int32), None
+        self._crossings[key] = (starts, tokens, end_set)
+        self._bytes += int(tokens.nbytes) + 100
+        self._evict()
+        return tokens, end_set
+
+    def _evict(self) -> None:
+        while self._bytes > self.cache_bytes and (self._info or self._crossings):
+            if self._crossings:
+                _, (_, tokens, _) = self._crossings.popitem(last=False)
+                self._bytes -= int(tokens.nbytes) + 100
+            else:
+                _, old = self._info.popitem(last=False)
+                self._bytes -= old.nbytes
 
     @property
     def memory_bytes(self) -> int:

@@ -14,7 +14,7 @@ must not meet.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Hashable
+from typing import Any, Hashable
 
 from ..grammar import ir
 from .expr import Expr, ExprFactory
@@ -76,7 +76,6 @@ def _class_sequences(ranges: ir.Ranges) -> tuple[tuple[tuple[int, int], ...], ..
     return tuple(seqs)
 
 
-_COMPOSITE = (ir.Seq, ir.Alt, ir.Repeat, ir.Intersect, ir.Complement, ir.Lexeme, ir.JsonChar)
 
 
 class Lowering:
@@ -92,12 +91,13 @@ class Lowering:
         self.factory = factory
         self.rules = rules
         self._namespace = object()  # makes this grammar's rule keys unique in a shared factory
-        self._memo: dict[tuple[int, int], tuple[ir.Node, Expr]] = {}
+        self._memo: dict[int, dict[int, tuple[ir.Node, Expr]]] = {}  # depth -> id(node) -> (node, expr)
         self.refs: dict[Hashable, Expr] = {}  # (rule name, depth) -> its reference expression
         self.specials: set[str] = set()  # the special tokens named so far
         self._orders: list[tuple] = []  # any-order objects: (members, extra, lo, hi)
         self._keep: list[ir.Node] = []
         self._depths = bool(rules is not None and rules.indent)  # without indentation, depth changes nothing
+        self._builders = self._builder_table()
 
     def start(self) -> Expr:
         assert self.rules is not None
@@ -129,79 +129,82 @@ class Lowering:
         are DAGs with heavy sharing. Post-order with an explicit stack."""
         if not self._depths:
             depth = 0
-        memo = self._memo
-        hit = memo.get((id(node), depth))
+        memo = self._memo.get(depth)
+        if memo is None:
+            memo = self._memo[depth] = {}
+        hit = memo.get(id(node))
         if hit is not None and hit[0] is node:
             return hit[1]
+        builders = self._builders
         stack: list[tuple[ir.Node, bool]] = [(node, False)]
         while stack:
             n, expanded = stack.pop()
-            hit = memo.get((id(n), depth))
+            hit = memo.get(id(n))
             if hit is not None and hit[0] is n:
                 continue
-            if isinstance(n, _COMPOSITE) and not expanded:
+            kind = type(n)
+            if not expanded and kind in _CHILDREN:
                 stack.append((n, True))
-                for child in _children(n):
-                    hit = memo.get((id(child), depth))
+                for child in _CHILDREN[kind](n):
+                    hit = memo.get(id(child))
                     if hit is None or hit[0] is not child:
                         stack.append((child, False))
                 continue
-            memo[(id(n), depth)] = (n, self._build(n, depth))
-        return memo[(id(node), depth)][1]
+            build = builders.get(kind)
+            if build is None:
+                raise TypeError(f"not a grammar IR node: {n!r}")
+            memo[id(n)] = (n, build(n, depth, memo))
+        return memo[id(node)][1]
 
-    def _build(self, node: ir.Node, depth: int) -> Expr:
+    def _builder_table(self) -> dict[type, Any]:
+        """One function per IR node type (a dict lookup instead of a chain of isinstance)."""
         f = self.factory
-        memo = self._memo
 
-        def low(n: ir.Node) -> Expr:
-            return memo[(id(n), depth)][1]
-
-        if isinstance(node, ir.Seq):
-            return f.seq(*[low(x) for x in node.items])
-        if isinstance(node, ir.Alt):
-            return f.alt(*[low(x) for x in node.items])
-        if isinstance(node, ir.Bytes):
-            return f.literal(node.value)
-        if isinstance(node, ir.CharClass):
-            ranges = node.ranges
+        def char_class(n: Any, depth: int, memo: dict) -> Expr:
+            ranges = n.ranges
             if len(ranges) == 1 and ranges[0][1] < 0x80:
                 return f.byte_ranges(ranges)
             return self.char_class(ranges)
-        if isinstance(node, ir.Repeat):
-            return f.repeat(low(node.item), node.min, node.max)
-        if isinstance(node, ir.Lexeme):
-            return f.lexeme(low(node.item))
-        if isinstance(node, ir.JsonChar):
-            expr = low(node.spelled)
-            f.json_chars.setdefault(expr, node.ranges)
+
+        def json_char(n: Any, depth: int, memo: dict) -> Expr:
+            expr = memo[id(n.spelled)][1]
+            f.json_chars.setdefault(expr, n.ranges)
             return expr
-        if isinstance(node, ir.Empty):
-            return f.empty
-        if isinstance(node, ir.Never):
-            return f.never
-        if isinstance(node, ir.ByteClass):
-            return f.byte_ranges(node.ranges)
-        if isinstance(node, ir.Special):
-            self.specials.add(node.text)
-            return f.special(node.text)
-        if isinstance(node, ir.Intersect):
-            return f.both(*[low(x) for x in node.items])
-        if isinstance(node, ir.Complement):
-            return f.complement(low(node.item))
-        if isinstance(node, ir.Ref):
-            return self.reference(node.name, depth + node.depth)
-        if isinstance(node, ir.Indent):
+
+        def special(n: Any, depth: int, memo: dict) -> Expr:
+            self.specials.add(n.text)
+            return f.special(n.text)
+
+        def indent(n: Any, depth: int, memo: dict) -> Expr:
             unit = self.rules.indent if self.rules is not None else ""
-            return f.literal(("\n" + unit * (depth + node.depth)).encode())
-        if isinstance(node, ir.AnyOrder):
-            return self._any_order(node, depth)
-        if isinstance(node, ir.Lazy):
-            ref = self.factory.ref((self._namespace, ("lazy", id(node)), depth))
+            return f.literal(("\n" + unit * (depth + n.depth)).encode())
+
+        def lazy(n: Any, depth: int, memo: dict) -> Expr:
+            ref = f.ref((self._namespace, ("lazy", id(n)), depth))
             if ref.body is None and ref.resolve is None:
-                self._keep.append(node)  # the id in the key stays this node's
-                ref.resolve = lambda: self.lower(node.item, depth)
+                self._keep.append(n)  # the id in the key stays this node's
+                ref.resolve = lambda: self.lower(n.item, depth)
             return ref
-        raise TypeError(f"not a grammar IR node: {node!r}")
+
+        return {
+            ir.Seq: lambda n, d, m: f.seq(*[m[id(x)][1] for x in n.items]),
+            ir.Alt: lambda n, d, m: f.alt(*[m[id(x)][1] for x in n.items]),
+            ir.Bytes: lambda n, d, m: f.literal(n.value),
+            ir.CharClass: char_class,
+            ir.Repeat: lambda n, d, m: f.repeat(m[id(n.item)][1], n.min, n.max),
+            ir.Lexeme: lambda n, d, m: f.lexeme(m[id(n.item)][1]),
+            ir.JsonChar: json_char,
+            ir.Empty: lambda n, d, m: f.empty,
+            ir.Never: lambda n, d, m: f.never,
+            ir.ByteClass: lambda n, d, m: f.byte_ranges(n.ranges),
+            ir.Special: special,
+            ir.Intersect: lambda n, d, m: f.both(*[m[id(x)][1] for x in n.items]),
+            ir.Complement: lambda n, d, m: f.complement(m[id(n.item)][1]),
+            ir.Ref: lambda n, d, m: self.reference(n.name, d + n.depth),
+            ir.Indent: indent,
+            ir.AnyOrder: lambda n, d, m: self._any_order(n, d),
+            ir.Lazy: lazy,
+        }
 
     # -- any-order objects --------------------------------------------------------------------
 
@@ -263,9 +266,8 @@ def _bits(mask: int) -> list[int]:
     return out
 
 
-def _children(node: ir.Node) -> tuple[ir.Node, ...]:
-    if isinstance(node, (ir.Seq, ir.Alt, ir.Intersect)):
-        return node.items
-    if isinstance(node, ir.JsonChar):
-        return (node.spelled,)
-    return (node.item,)  # Repeat, Complement, Lexeme
+_CHILDREN: dict[type, Any] = {
+    ir.Seq: lambda n: n.items, ir.Alt: lambda n: n.items, ir.Intersect: lambda n: n.items,
+    ir.Repeat: lambda n: (n.item,), ir.Complement: lambda n: (n.item,), ir.Lexeme: lambda n: (n.item,),
+    ir.JsonChar: lambda n: (n.spelled,),
+}

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TokenRejectedError, VocabularyError
+from ..errors import BitmaskError, OptionError, TokenRejectedError, VocabularyError
 from .automaton import DEAD
 from .grammar import Grammar
 
@@ -114,7 +114,7 @@ class Matcher:
     def rollback(self, n_tokens: int = 1) -> None:
         """Undo the last ``n_tokens`` advances (speculative decoding, backtracking)."""
         if n_tokens < 0 or n_tokens >= len(self._states):
-            raise ValueError(f"cannot roll back {n_tokens} tokens: {len(self._states) - 1} consumed")
+            raise OptionError(f"cannot roll back {n_tokens} tokens: {len(self._states) - 1} consumed")
         if n_tokens:
             del self._states[-n_tokens:]
         if self._terminated_at is not None and len(self._states) <= self._terminated_at:
@@ -144,8 +144,8 @@ def _row_view(bitmask: Any, row: int) -> np.ndarray:
     elif hasattr(bitmask, "numpy") and str(getattr(bitmask, "device", "cpu")) == "cpu":
         array = bitmask.numpy()
     else:
-        raise TypeError("bitmask must be a numpy array or a CPU torch tensor; apply it to GPU "
+        raise BitmaskError("bitmask must be a numpy array or a CPU torch tensor; apply it to GPU "
                         "logits with enforcer.masking")
     if array.dtype != np.int32:
-        raise TypeError(f"bitmask must be int32, got {array.dtype}")
+        raise BitmaskError(f"bitmask must be int32, got {array.dtype}")
     return array[row] if array.ndim == 2 else array

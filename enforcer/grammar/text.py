@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Hashable, Iterable, Iterator, Mapping
 
+from ..errors import OptionError
 from . import ir
 
 ANY_CHAR = ir.CharClass(((0, ir.MAX_CODE_POINT),))
@@ -53,7 +54,7 @@ def free_text(max_length: int = DEFAULT_TEXT_LENGTH, *, excluding: Iterable[ir.N
     ``excluding`` (special-token markers need no exclusion) and, with ``no_leading``, does not
     begin (after optional whitespace) with what ``no_leading`` matches."""
     if max_length < 0:
-        raise ValueError(f"a text length bound must be >= 0, got {max_length}")
+        raise OptionError(f"a text length bound must be >= 0, got {max_length}")
     parts: list[ir.Node] = [ir.repeat(ANY_CHAR, 0, max_length)]
     for node in excluding:
         data = _literal_bytes(node)
@@ -91,7 +92,7 @@ class Reasoning:
             return value
         if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, str) and v for v in value):
             return cls(begin=value[0], end=value[1])
-        raise ValueError(f"reasoning must be True, a (begin, end) pair of strings or a Reasoning, got {value!r}")
+        raise OptionError(f"reasoning must be True, a (begin, end) pair of strings or a Reasoning, got {value!r}")
 
     def block(self, vocab) -> ir.Node:
         """The IR of the block (optional unless ``required``), gap included."""

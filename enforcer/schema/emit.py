@@ -232,14 +232,14 @@ class Emitter:
         _check_repeat(hi, "maxLength", pointer, self.limits)
         languages: list[Node] = [self._pattern(p, where) for p, where in s.patterns]
         for name in s.formats:
-            language = format_language(name)
+            language = format_body(name)
             if language is not None:  # unknown formats are annotations
-                languages.append(encode_chars(language))
+                languages.append(language)
         negative: list[Node] = [Complement(self._pattern(p, where)) for p, where in s.not_patterns]
         for name in s.not_formats:
-            language = format_language(name, complement=True)
+            language = format_body(name, complement=True)
             if language is not None:
-                negative.append(Complement(encode_chars(language)))
+                negative.append(Complement(language))
         if excluded:
             negative.append(Complement(_string_trie(list(excluded))))
         if negative:
@@ -779,6 +779,15 @@ class Emitter:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def format_body(name: str, complement: bool = False) -> Node | None:
+    """The JSON string bodies of a ``format`` (kept: the same IR object for every schema);
+    ``complement``: the language whose complement ``not: {"format": name}`` allows (see
+    :func:`~.formats.format_language`)."""
+    language = format_language(name, complement=complement)
+    return None if language is None else encode_chars(language)
+
 
 @lru_cache(maxsize=2048)
 def pattern_language(pattern: str) -> Node:

@@ -42,7 +42,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Union
 
-from ..errors import SchemaError, UnsupportedSchemaError
+from ..errors import OptionError, SchemaError, UnsupportedSchemaError
 from ..grammar.ir import (
     EMPTY,
     NEVER,
@@ -164,14 +164,14 @@ def _uint_range(a: int, b: int) -> Node:
 
 def _check_digits(name: str, value: int, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise OptionError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _int_value(name: str, value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int or None, got {value!r}")
+        raise OptionError(f"{name} must be an int or None, got {value!r}")
     return value
 
 
@@ -213,7 +213,7 @@ _Bound = tuple[Decimal, bool]  # (value, exclusive)
 
 def _to_decimal(name: str, value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise TypeError(f"{name} must be an int, float, Decimal or None, got {value!r}")
+        raise OptionError(f"{name} must be an int, float, Decimal or None, got {value!r}")
     d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not d.is_finite():
         raise SchemaError(f"{name} must be a finite number, got {value!r}", keyword=name)

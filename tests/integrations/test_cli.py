@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,186 @@ def test_generate_with_a_grammar(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert matches(parse_gbnf(text), result.stdout), result.stdout
     assert result.stdout.startswith("1. ") and "ended on EOS" in result.stderr
+
+
+# -- inputs that must fail in one line, before any model is loaded -----------------------------
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("enforcer: error:")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1 (got 0)"),
+    (["--temperature", "-0.5"], "--temperature must be 0 (greedy) or more"),
+    (["--top-p", "0"], "--top-p must be in (0, 1]"),
+    (["--repetition-penalty", "0"], "--repetition-penalty must be positive"),
+    (["--prompt", "x", "--prompts", "p.jsonl"], "--prompt and --prompts exclude each other"),
+    (["--model", "/nonexistent/model"], "model not found: /nonexistent/model"),
+])
+def test_bad_options_are_one_line(args, message):
+    result = run("generate", "--schema", "schemas/person.schema.json", *args)
+    assert result.returncode == 2, result.stderr
+    assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
+    assert "Traceback" not in result.stderr and "loading model" not in result.stderr
+
+
+def test_non_utf8_schema_file(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"title": "Café"}'.encode("latin-1"))
+    for command in ("check", "generate"):
+        result = run(command, "--schema", str(path))
+        assert result.returncode == 2
+        assert error_lines(result) == [f"enforcer: error: {path} is not UTF-8 text: invalid continuation byte "
+                                       "at byte 14"], result.stderr
+
+
+@pytest.mark.parametrize("name, content, message", [
+    (None, None, "is not a model folder: no config.json and no .gguf file in it"),
+    ("empty.gguf", b"", "empty file (0 bytes), not a GGUF model"),
+    ("t.gguf", b"GGUF\x03\x00\x00\x00\x05", "truncated GGUF header"),
+    ("weights.bin", b"x", "expected a model folder or a .gguf file"),
+])
+def test_paths_that_are_not_models(tmp_path, name, content, message):
+    (tmp_path / "README.md").write_text("not a model")
+    target = tmp_path
+    if name is not None:
+        target = tmp_path / name
+        target.write_bytes(content)
+    result = run("generate", "--schema", "schemas/person.schema.json", "--model", str(target))
+    assert result.returncode == 2
+    assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
+    assert "Traceback" not in result.stderr and "loading model" not in result.stderr
+
+
+def test_a_folder_whose_config_does_not_load(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    result = run("generate", "--schema", "schemas/person.schema.json", "--model", str(tmp_path), "--quiet")
+    assert result.returncode == 2
+    assert len(error_lines(result)) == 1 and f"cannot load the model from {tmp_path}" in error_lines(result)[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "holds no prompt"),
+    ('{"prompt": "a"}\n{"prompt": \n', "line 2: not valid JSON"),
+    ('{"prompt": "a"}\n\n{"text": "b"}\n', 'line 3: expected {"prompt": "..."} or a JSON string'),
+    ('"  "\n', "line 1: the prompt is empty"),
+])
+def test_bad_prompt_files(tmp_path, content, message):
+    path = tmp_path / "p.jsonl"
+    path.write_text(content)
+    result = run("generate", "--schema", "schemas/person.schema.json", "--prompts", str(path))
+    assert result.returncode == 2
+    assert len(error_lines(result)) == 1 and message in error_lines(result)[0], result.stderr
+
+
+def test_check_regex():
+    assert run("check", "--regex", r"\d{4}-\d{2}-\d{2}").returncode == 0
+    bad = run("check", "--regex", "(ab")
+    assert bad.returncode == 2 and len(error_lines(bad)) == 1, bad.stderr
+    unsupported = run("check", "--regex", r"(a)\1")
+    assert unsupported.returncode == 1 and len(error_lines(unsupported)) == 1, unsupported.stderr
+
+
+# -- pieces of generate that need no model ------------------------------------------------------
+
+def test_find_loop():
+    from enforcer.cli.generate import find_loop
+
+    assert find_loop([1, 2, 3] + [7, 8] * 6) == (2, 6)
+    assert find_loop([5] * 12) == (1, 12)
+    assert find_loop(list(range(40))) is None
+    assert find_loop([1, 2, 1, 2, 1, 2]) is None  # too short to call it a loop
+
+
+class _Tokenizer:
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(i) for i in ids)
+
+
+def test_progress_streams_text_then_a_summary():
+    import io
+
+    from enforcer.cli.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(_Tokenizer(), {0}, stream=stream, live=False)
+    progress.put(__import__("numpy").array([[1, 2, 3]]))  # the prompt: not shown
+    for token in b'{"a": 1}':
+        progress.put([token])
+    progress.put([0])  # EOS
+    progress.end()
+    assert stream.getvalue() == '{"a": 1}\n'
+    assert len(progress.tokens) == 9 and progress.summary("done").startswith("9 tokens in ")
+
+
+def test_progress_on_a_terminal_redraws_one_line():
+    import io
+
+    from enforcer.cli.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(_Tokenizer(), {0}, stream=stream, live=True, label="1/2: ")
+    progress.put([9])
+    for token in b"hello":
+        progress.put([token])
+    progress.end()
+    out = stream.getvalue()
+    assert out.startswith("\r\033[K[enforcer] 1/2: 1 tokens, 0.0 tokens/s | h")
+    assert "5 tokens" in out and "| hello" in out and out.endswith("\r\033[K")
+
+
+# -- real generation with the default model ------------------------------------------------------
+
+@pytest.mark.slow
+def test_generate_streams_progress():
+    result = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "200")
+    assert result.returncode == 0, result.stderr
+    value = json.loads(result.stdout)
+    assert json.dumps(value, separators=(",", ":")) in result.stderr  # the text, streamed as it came
+    assert re.search(r"\[enforcer\] \d+ tokens in [\d.]+ s \([\d.]+ tokens/s\), valid JSON, ended on EOS",
+                     result.stderr), result.stderr
+
+
+@pytest.mark.slow
+def test_many_prompts_one_model_load(tmp_path):
+    prompts = tmp_path / "people.jsonl"
+    prompts.write_text('{"id": "lisbon", "prompt": "A person who lives in Lisbon, as JSON."}\n'
+                       '"A retired teacher, as JSON."\n'
+                       '{"id": 3, "prompt": "A young programmer, as JSON."}\n')
+    result = run("generate", "--schema", "schemas/person.schema.json", "--prompts", str(prompts),
+                 "--temperature", "0.7", "--top-p", "0.9", "--seed", "7", "--repetition-penalty", "1.1",
+                 "--max-new-tokens", "200")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((ROOT / "schemas" / "person.schema.json").read_text())
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in records] == ["lisbon", 2, 3]
+    for record in records:
+        jsonschema.validate(record["value"], schema)
+        assert record["finish_reason"] == "stop" and json.loads(record["output"]) == record["value"]
+    assert result.stderr.count("loading model") == 1 and "3/3: " in result.stderr
+    again = run("generate", "--schema", "schemas/person.schema.json", "--prompts", str(prompts),
+                "--temperature", "0.7", "--top-p", "0.9", "--seed", "7", "--repetition-penalty", "1.1",
+                "--max-new-tokens", "200", "--quiet")
+    assert again.returncode == 0 and again.stderr == ""
+    assert [r["output"] for r in map(json.loads, again.stdout.splitlines())] == [r["output"] for r in records]
+
+
+@pytest.mark.slow
+def test_regex_and_a_budget_too_small():
+    result = run("generate", "--regex", r"\d{4}-\d{2}-\d{2}", "--prompt", "When did Apollo 11 land? YYYY-MM-DD.")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\n", result.stdout)
+    short = run("generate", "--schema", "schemas/person.schema.json", "--max-new-tokens", "4")
+    assert short.returncode == 1
+    assert error_lines(short) == ["enforcer: error: generation stopped at --max-new-tokens 4 before the output was "
+                                  "complete (4 tokens, no loop found): raise --max-new-tokens"]
+
+
+@pytest.mark.slow
+def test_a_looping_model_is_told_apart():
+    result = run("generate", "--regex", "(ab)+c", "--prompt", "Write ab ab ab ab ab ab ab ab ab ab forever.",
+                 "--max-new-tokens", "40")
+    assert result.returncode == 1
+    [line] = error_lines(result)
+    assert "the model is looping" in line and "--repetition-penalty 1.2" in line, line

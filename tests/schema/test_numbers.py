@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from enforcer.errors import SchemaError, UnsupportedSchemaError
+from enforcer.errors import OptionError, SchemaError, UnsupportedSchemaError
 from enforcer.grammar.ir import Intersect, Never
 from enforcer.schema.numbers import json_integer, json_integer_multiple_of, json_number
 from tests.ir_oracle import matches, node_count
@@ -142,9 +142,9 @@ def test_memoised() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(OptionError):
         json_integer(1.5, 3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(OptionError):
         json_integer(max_digits=0)
     with pytest.raises(SchemaError):
         json_number(minimum=float("inf"))
