@@ -333,7 +333,8 @@ def _regex() -> Node:
     syntax both ECMA-262 (``u`` mode) and Python's ``re`` (which ``jsonschema`` checks with)
     accept, so a generated pattern compiles everywhere. Left out: escapes the two read
     differently (``\\c``, ``\\p{}``, ``\\u{}``, backreferences, ``\\0``), named groups and
-    lookbehind (Python's is fixed-width only), lone ``{``/``}``, and quantifier bounds past 999."""
+    lookbehind (Python's is fixed-width only), lone ``{``/``}``, quantifier bounds past 999, and ``{n,m}`` with ``n`` past 99 (see
+    :func:`_bounds`)."""
     syntax = r"\^$\\.*+?()[\]{}|"
     escape = rf"\\(?:[{syntax}/dDwWsSnrtfv]|x{_HEX}{{2}}|u{_HEX}{{4}})"
     atom_char = _re(rf"[^{syntax}]|\.|{escape}")
@@ -355,11 +356,17 @@ def _regex() -> Node:
     return disjunction
 
 
+_PAIR_MINIMUM = 99  # the largest n of a generated {n,m}
+
+
 def _bounds() -> Node:
-    """Quantifier bounds ``n``, ``n,`` and ``n,m`` with ``n <= m`` (numbers up to 999)."""
+    """Quantifier bounds ``n``, ``n,`` (numbers up to 999) and ``n,m`` with ``n <= m`` (``n`` up
+    to ``_PAIR_MINIMUM``): checking ``n <= m`` needs one state per ``n``, and a thousand of them
+    made this format's grammar ten times as large (a quarter second to build) for bounds no
+    real pattern uses."""
     number = "(?:0|[1-9][0-9]{0,2})"
     pairs = []
-    for n in range(1000):
+    for n in range(_PAIR_MINIMUM + 1):
         pairs.append(seq(_text(f"{n},"), _upto(n)))
     return alt(_re(rf"{number},?"), *pairs)
 
