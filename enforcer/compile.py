@@ -35,7 +35,8 @@ def _compiler(vocab: Vocabulary, compiler: "Compiler | None") -> "Compiler":
 def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int = "compact",
                         property_order: str = "schema", strict: bool = True,
                         max_whitespace: int = 8, reasoning: Any = None, unknown_keywords: str = "ignore",
-                        compiler: "Compiler | None" = None) -> Grammar:
+                        max_integer_digits: int = 19, max_fraction_digits: int = 16, max_exponent_digits: int = 3,
+                        canonical_integers: bool = False, compiler: "Compiler | None" = None) -> Grammar:
     """The output must be one JSON value valid under ``schema`` (draft 2020-12).
 
     ``schema``: a dict, JSON text, or a pydantic model class. ``whitespace``: ``"compact"``,
@@ -46,6 +47,10 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
     ``reasoning``: a free-text block before the JSON (``True`` for ``<think>…</think>``, a
     ``(begin, end)`` pair, or a :class:`~enforcer.grammar.text.Reasoning` with its bounds).
     ``unknown_keywords``: ``"ignore"`` (listed in ``grammar.unknown_keywords``) or ``"error"``.
+    ``max_integer_digits``, ``max_fraction_digits``, ``max_exponent_digits``: the digits a number
+    may have where no bound limits them (19, 16 and 3: a model cannot ramble digits; a bound with
+    more digits raises the limit to its own). ``canonical_integers``: ``"type": "integer"``
+    values without ``.0`` and never ``-0``.
     The draft is the schema's ``$schema`` (draft-04 to 2020-12; 2020-12 without one).
     """
     from .schema import load_schema
@@ -54,7 +59,9 @@ def compile_json_schema(schema: Any, vocab: Vocabulary, *, whitespace: str | int
     owner = _compiler(vocab, compiler)
     front = SchemaCompiler(load_schema(schema), whitespace=whitespace, property_order=property_order,
                            strict=strict, max_ws=max_whitespace, limits=owner.limits,
-                           unknown_keywords=unknown_keywords, is_empty=owner.is_empty)
+                           unknown_keywords=unknown_keywords, is_empty=owner.is_empty,
+                           max_integer_digits=max_integer_digits, max_fraction_digits=max_fraction_digits,
+                           max_exponent_digits=max_exponent_digits, canonical_integers=canonical_integers)
     block = Reasoning.of(reasoning)
     rules = with_reasoning(front.compile(), block, vocab)
     # schema text never names a special token: only a reasoning block's markers may be one

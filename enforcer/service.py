@@ -53,7 +53,8 @@ __all__ = ["CONSTRAINT_KEYS", "CompilerLike", "Constraint", "ConstraintError", "
            "GuardedMatcher", "choice_grammar", "closed_matcher", "default_compiler", "guard", "parse_constraint",
            "validate_constraint"]
 
-_JSON_OPTIONS = ("whitespace", "property_order", "strict", "max_whitespace")
+_JSON_OPTIONS = ("whitespace", "property_order", "strict", "max_whitespace", "max_integer_digits",
+                 "max_fraction_digits", "max_exponent_digits", "canonical_integers")
 # constraint key -> the options it accepts, as request key -> keyword argument of the compile
 # function (any of these with another constraint is an error). "tool_format" is the one renamed:
 # a bare "format" in a mapping shared with other consumers would say too little.

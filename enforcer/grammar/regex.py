@@ -26,16 +26,26 @@ Dialect choices:
   ``Any``, ``ASCII``, ``Assigned``, computed from :mod:`unicodedata` (so from the Unicode version
   of this Python), not scripts or other binary properties.
 
+Assertions are exact wherever they sit outside a quantified group: ``^`` and ``$`` (also in the
+middle: ``a^b`` matches nothing), word boundaries ``\\b`` and ``\\B`` (ECMA's ASCII ``\\w``), and
+lookahead ``(?=...)``/``(?!...)`` (whose body has no assertion). A lookahead constrains the rest
+of the *whole* string, a word boundary the characters on both sides, so they are not atoms:
+each top-level alternative (groups holding assertions distributed into alternatives) is built
+from its end, per *context*, the kind of character before the current position (none, a word
+character, another): ``\\b`` is then the intersection of what follows with "starts with a word
+character" or its opposite, a lookahead the intersection with "starts with a match", ``$`` with
+the empty string. Intersection and complement are exact in the engine, and the result stays one
+regular character-level node.
+
 Unsupported constructs raise :class:`~enforcer.errors.UnsupportedSchemaError` because they are
 not regular, or not expressible exactly as one character-level node: backreferences
-(``\\1``, ``\\k<name>``), lookahead and lookbehind, word boundaries (``\\b``, ``\\B``), inline
-flag modifiers, and ``^``/``$`` anywhere but at the edges of the pattern (or of its top-level
-alternatives, or of groups sitting on those edges). Malformed patterns raise
+(``\\1``, ``\\k<name>``), lookbehind, assertions inside a quantified group or inside a
+lookahead, and inline flag modifiers. Malformed patterns raise
 :class:`~enforcer.errors.SchemaError` naming the position.
 
 ``search=True`` gives the JSON Schema meaning (a string is valid if it *contains* a match):
-``.*`` over every code point is added before each top-level alternative not anchored with ``^``
-and after each one not anchored with ``$``. ``search=False`` gives full-match semantics.
+``.*`` over every code point before and after the pattern (``^`` and ``$`` then pin them to the
+edges). ``search=False`` gives full-match semantics.
 """
 
 from __future__ import annotations
@@ -51,8 +61,16 @@ from enforcer.grammar.nesting import recursion_room, regex_depth
 from enforcer.grammar.ir import (
     EMPTY,
     MAX_CODE_POINT,
+    NEVER,
+    Alt,
     CharClass,
+    Complement,
+    Empty,
+    Intersect,
+    Never,
     Node,
+    Repeat,
+    Seq,
     Ranges,
     alt,
     char_class,
@@ -173,7 +191,17 @@ def _property_ranges(body: str) -> Ranges | None:
 
 @dataclass(frozen=True)
 class _Anchor:
-    kind: str  # "^" or "$"
+    kind: str  # "^", "$", "b" (word boundary), "B" (not one)
+    pos: int
+
+
+@dataclass(frozen=True)
+class _Look:
+    """A lookahead: the rest of the string starts (``negative``: does not start) with a match of
+    ``branches`` (which may hold assertions themselves)."""
+
+    branches: tuple[tuple["_Term", ...], ...]
+    negative: bool
     pos: int
 
 
@@ -185,7 +213,7 @@ class _AnchoredGroup:
     pos: int
 
 
-_Term = Union[Node, _Anchor, _AnchoredGroup]
+_Term = Union[Node, _Anchor, _Look, _AnchoredGroup]
 _Branches = tuple[tuple[_Term, ...], ...]
 _ClassItem = Union[int, Ranges]  # one code point, or the ranges of a class escape
 
@@ -202,7 +230,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _has_anchor(terms: tuple[_Term, ...]) -> bool:
-    return any(isinstance(t, (_Anchor, _AnchoredGroup)) for t in terms)
+    return any(isinstance(t, (_Anchor, _Look, _AnchoredGroup)) for t in terms)
 
 
 def _single(cp: int) -> Node:
@@ -309,8 +337,11 @@ class _Parser:
             raise self.error("nothing to repeat: a quantifier cannot follow a quantifier")
         if isinstance(atom, _AnchoredGroup):
             raise self.unsupported(
-                "a quantified group containing '^' or '$'", start, "anchors must sit at the edges"
+                "a quantified group containing an assertion", start,
+                "an assertion inside a repetition is not expressible as one regular language here"
             )
+        if isinstance(atom, _Look):
+            raise self.error("nothing to repeat: a quantifier after a lookahead")
         assert not isinstance(atom, _Anchor)
         return repeat(atom, *bounds)
 
@@ -353,12 +384,18 @@ class _Parser:
     def group(self) -> _Term:
         start = self.pos
         self.pos += 1  # (
-        if self.startswith("?"):
+        look = None
+        if self.startswith("?=") or self.startswith("?!"):
+            look = self.src[self.pos + 1] == "!"
+            self.pos += 2
+        elif self.startswith("?"):
             self.group_prefix(start)
         branches = self.disjunction()
         if self.peek() != ")":
             raise self.error("missing ')' for the group opened", start)
         self.pos += 1
+        if look is not None:
+            return _Look(branches, look, start)
         if any(_has_anchor(b) for b in branches):
             return _AnchoredGroup(branches, start)
         return alt(*(seq(*b) for b in branches))  # type: ignore[arg-type]
@@ -368,10 +405,9 @@ class _Parser:
         if self.startswith("?:"):
             self.pos += 2
             return
-        for prefix, what in (("?=", "lookahead '(?='"), ("?!", "negative lookahead '(?!'"),
-                             ("?<=", "lookbehind '(?<='"), ("?<!", "negative lookbehind '(?<!'")):
+        for prefix, what in (("?<=", "lookbehind '(?<='"), ("?<!", "negative lookbehind '(?<!'")):
             if self.startswith(prefix):
-                raise self.unsupported(what, start, "lookaround assertions are not regular")
+                raise self.unsupported(what, start, "lookbehind is not implemented")
         if self.startswith("?<"):
             m = _GROUP_NAME.match(self.src, self.pos + 2)
             end = m.end() if m else self.pos + 2
@@ -391,8 +427,10 @@ class _Parser:
         if c is None:
             raise self.error("'\\' at end of pattern", start)
         if c in "bB":
-            why = "it constrains the characters around the match, not the match"
-            raise self.unsupported(f"word boundary '\\{c}'", start, why)
+            self.pos += 1
+            if self.quantifier_ahead():
+                raise self.error(f"nothing to repeat: quantifier after the assertion '\\{c}'")
+            return _Anchor(c, start)
         if c in "123456789k":
             what = "named backreference '\\k'" if c == "k" else f"backreference '\\{c}'"
             raise self.unsupported(what, start, "backreferences are not regular")
@@ -512,76 +550,106 @@ class _Parser:
         return self.escape_item(start, in_class=True)
 
 
-# --- anchors --------------------------------------------------------------------------------
+# --- assertions -----------------------------------------------------------------------------
 
-_Piece = tuple[bool, bool, Node]  # (anchored at start, anchored at end, anchor-free language)
+_START, _WORD_BEFORE, _OTHER_BEFORE = range(3)  # the context: what precedes the current position
+_WORD_CHAR = CharClass(_WORD)
+_NON_WORD_CHAR = CharClass(complement_ranges(_WORD))
+_ENDS_WORD = seq(_ANY_STAR, _WORD_CHAR)
+_ENDS_OTHER = seq(_ANY_STAR, _NON_WORD_CHAR)
+_STARTS_WORD = seq(_WORD_CHAR, _ANY_STAR)
+_NOT_STARTS_WORD = alt(EMPTY, seq(_NON_WORD_CHAR, _ANY_STAR))
+_MAX_SEQUENCES = 64  # top-level alternatives after distributing the groups that hold assertions
 
 
-def _stray_anchor(pattern: str, terms: tuple[_Term, ...]) -> UnsupportedSchemaError:
+def _flatten(pattern: str, terms: tuple[_Term, ...]) -> list[list[_Term]]:
+    """The sequences of a branch with its assertion-holding groups distributed (``a(^b|c)`` is
+    ``a^b`` or ``ac``)."""
+    out: list[list[_Term]] = [[]]
     for term in terms:
-        if isinstance(term, _Anchor):
-            return UnsupportedSchemaError(
-                f"anchor {term.kind!r} at position {term.pos} of {pattern!r} is not supported: "
-                "'^' and '$' are only supported at the start and end of the pattern "
-                "or of its top-level alternatives",
-                keyword="pattern",
-            )
         if isinstance(term, _AnchoredGroup):
-            return _stray_anchor(pattern, tuple(t for b in term.branches for t in b))
-    raise AssertionError("no anchor found")
+            options = [f for b in term.branches for f in _flatten(pattern, b)]
+            out = [s + f for s in out for f in options]
+            if len(out) > _MAX_SEQUENCES:
+                raise UnsupportedSchemaError(
+                    f"the groups holding assertions in {pattern!r} expand to more than {_MAX_SEQUENCES} "
+                    "alternatives", keyword="pattern")
+        else:
+            for s in out:
+                s.append(term)
+    return out
 
 
-def _lower(pattern: str, terms: tuple[_Term, ...]) -> Node:
-    if _has_anchor(terms):
-        raise _stray_anchor(pattern, terms)
-    return seq(*terms)  # type: ignore[arg-type]
+def _nullable(node: Node) -> bool:
+    """Does a character-level node match the empty string?"""
+    if isinstance(node, Empty):
+        return True
+    if isinstance(node, Seq):
+        return all(_nullable(x) for x in node.items)
+    if isinstance(node, Alt):
+        return any(_nullable(x) for x in node.items)
+    if isinstance(node, Repeat):
+        return node.min == 0 or _nullable(node.item)
+    if isinstance(node, Intersect):
+        return all(_nullable(x) for x in node.items)
+    if isinstance(node, Complement):
+        return not _nullable(node.item)
+    return False
 
 
-def _edge_pieces(pattern: str, term: _Term, at_start: bool, at_end: bool) -> list[_Piece]:
-    if isinstance(term, _AnchoredGroup):
-        return [p for b in term.branches for p in _pieces(pattern, b, at_start, at_end)]
-    return [(False, False, _lower(pattern, (term,)))]
+def _both(a: Node, b: Node) -> Node:
+    if isinstance(a, Never) or isinstance(b, Never):
+        return NEVER
+    return Intersect((a, b))
 
 
-def _pieces(pattern: str, terms: tuple[_Term, ...], at_start: bool, at_end: bool) -> list[_Piece]:
-    """Split a sequence into anchor-free pieces, each flagged by the anchors it requires.
-
-    ``at_start``/``at_end``: whether the sequence sits at the start/end edge of its top-level
-    alternative, the only places where an anchor is exactly expressible.
-    """
-    i, j = 0, len(terms)
-    anchored_start = anchored_end = False
-    while at_start and i < j and isinstance(terms[i], _Anchor) and terms[i].kind == "^":
-        anchored_start, i = True, i + 1
-    while at_end and j > i and isinstance(terms[j - 1], _Anchor) and terms[j - 1].kind == "$":
-        anchored_end, j = True, j - 1
-    middle = terms[i:j]
-    if not middle:
-        return [(anchored_start, anchored_end, EMPTY)]
-    if len(middle) == 1:
-        return [
-            (anchored_start or s, anchored_end or e, node)
-            for s, e, node in _edge_pieces(pattern, middle[0], at_start, at_end)
-        ]
-    inner = _lower(pattern, middle[1:-1])
-    lefts = _edge_pieces(pattern, middle[0], at_start, False)
-    rights = _edge_pieces(pattern, middle[-1], False, at_end)
-    return [
-        (anchored_start or ls, anchored_end or re_, seq(left, inner, right))
-        for ls, _, left in lefts
-        for _, re_, right in rights
-    ]
+def _sequence(terms: list[_Term], pattern: str) -> Node:
+    """One flat sequence of atoms and assertions (see :func:`_contexts`)."""
+    terms = [t for i, t in enumerate(terms) if not (t is _ANY_STAR and i and terms[i - 1] is _ANY_STAR)]
+    if not any(isinstance(t, (_Anchor, _Look)) for t in terms):
+        return seq(*terms)  # type: ignore[arg-type]
+    return _contexts(terms, [EMPTY, EMPTY, EMPTY], pattern)[_START]
 
 
-def _unanchored(piece: _Piece) -> Node:
-    anchored_start, anchored_end, node = piece
-    if not anchored_start and not anchored_end and node == EMPTY:
-        return _ANY_STAR
-    return seq(
-        EMPTY if anchored_start else _ANY_STAR,
-        node,
-        EMPTY if anchored_end else _ANY_STAR,
-    )
+def _look(pattern: str, term: _Look) -> list[Node]:
+    """Per context, the strings a lookahead body starts (its match, then anything)."""
+    out = [NEVER, NEVER, NEVER]
+    tail = [_ANY_STAR, _ANY_STAR, _ANY_STAR]
+    for branch in term.branches:
+        for terms in _flatten(pattern, branch):
+            out = [alt(a, b) for a, b in zip(out, _contexts(terms, tail, pattern))]
+    return out
+
+
+def _contexts(terms: list[_Term], after: list[Node], pattern: str = "") -> list[Node]:
+    """A flat sequence of atoms and assertions, followed by ``after``, built from its end per
+    context (see the module docstring): ``after[c]`` is what may follow the current position
+    when the character before it is of kind ``c``. While no assertion that looks back (``^``,
+    ``\\b``, ``\\B``) remains on the right, the three are one node and nothing is intersected."""
+    for term in reversed(terms):
+        if isinstance(term, _Look):
+            starts = _look(pattern, term)
+            after = [_both(a, Complement(x) if term.negative else x) for a, x in zip(after, starts)]
+        elif isinstance(term, _Anchor):
+            if term.kind == "^":
+                after = [after[_START], NEVER, NEVER]
+            elif term.kind == "$":
+                after = [EMPTY if _nullable(a) else NEVER for a in after]
+            else:  # \b: a word character on exactly one side; \B: on both or neither
+                word_after = [_STARTS_WORD, _NOT_STARTS_WORD, _STARTS_WORD]  # what \b wants after
+                if term.kind == "B":
+                    word_after = [_NOT_STARTS_WORD, _STARTS_WORD, _NOT_STARTS_WORD]
+                after = [_both(a, w) for a, w in zip(after, word_after)]
+        else:
+            node = term
+            if after[0] is after[1] is after[2]:
+                after = [seq(node, after[0])] * 3
+                continue
+            ends_word = seq(_both(node, _ENDS_WORD), after[_WORD_BEFORE])
+            ends_other = seq(_both(node, _ENDS_OTHER), after[_OTHER_BEFORE])
+            empty = _nullable(node)
+            after = [alt(after[c] if empty else NEVER, ends_word, ends_other) for c in range(3)]
+    return after
 
 
 def parse_regex(pattern: str, *, search: bool = False) -> Node:
@@ -596,7 +664,13 @@ def parse_regex(pattern: str, *, search: bool = False) -> Node:
     """
     with recursion_room(regex_depth(pattern)):
         branches = _Parser(pattern).parse()
-        pieces = [p for b in branches for p in _pieces(pattern, b, True, True)]
-        if search:
-            return alt(*(_unanchored(p) for p in pieces))
-        return alt(*(node for _, _, node in pieces))
+        options = []
+        edge: list[_Term] = [_ANY_STAR] if search else []
+        for branch in branches:
+            for terms in _flatten(pattern, branch):
+                if not search and terms and isinstance(terms[0], _Anchor) and terms[0].kind == "^":
+                    terms = terms[1:]  # full match: edge anchors are no-ops
+                if not search and terms and isinstance(terms[-1], _Anchor) and terms[-1].kind == "$":
+                    terms = terms[:-1]
+                options.append(_sequence(edge + terms + edge, pattern))
+        return alt(*options)

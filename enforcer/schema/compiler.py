@@ -27,6 +27,7 @@ from .document import Document
 from .emit import Emitter
 from .json_text import Layout
 from .model import Raw, Sub
+from .numbers import NumberFormat
 from .reader import Reader
 
 
@@ -36,7 +37,8 @@ class SchemaCompiler:
 
     def __init__(self, schema: Any, *, whitespace: str | int = "compact", property_order: str = "schema",
                  strict: bool = True, max_ws: int = 8, limits: Limits | None = None,
-                 unknown_keywords: str = "ignore", is_empty: Any = None):
+                 unknown_keywords: str = "ignore", is_empty: Any = None, max_integer_digits: int = 19,
+                 max_fraction_digits: int = 16, max_exponent_digits: int = 3, canonical_integers: bool = False):
         if property_order not in ("schema", "any"):
             raise OptionError(f"property_order must be 'schema' or 'any', got {property_order!r}")
         if unknown_keywords not in ("ignore", "error"):
@@ -46,6 +48,7 @@ class SchemaCompiler:
                               pointer="#")
         self.limits = limits or Limits()
         self.layout = Layout(whitespace, max_ws=max_ws)
+        self.numbers = NumberFormat(max_integer_digits, max_fraction_digits, max_exponent_digits, canonical_integers)
         self.property_order = property_order
         self.document = Document(schema)
         self.reader = Reader(self.document, strict=strict, limits=self.limits, unknown_keywords=unknown_keywords)
@@ -63,7 +66,7 @@ class SchemaCompiler:
         depth = nesting_depth(self.document.root)
         check_depth(depth, self.limits.max_nesting_depth, "the schema")
         emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits,
-                          is_empty=self.is_empty)
+                          is_empty=self.is_empty, numbers=self.numbers)
         with recursion_room(depth):
             rules = emitter.root(Sub((Raw(self.document.root, self.document.root_where),)))
             if isinstance(rules.rules[rules.start], ir.Never):
@@ -75,7 +78,8 @@ class SchemaCompiler:
 
     def constant(self, value: Any) -> ir.Rules:
         """A grammar of exactly the JSON value ``value`` in this layout (tests, tools)."""
-        emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits)
+        emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits,
+                          numbers=self.numbers)
         return ir.Rules({"value": emitter.constants([value], "none", 0)}, "value", indent=self.layout.indent_unit)
 
 

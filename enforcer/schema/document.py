@@ -63,6 +63,36 @@ _SPECS = {
 }
 
 
+def _count_values(schema: Any, keyword: str) -> dict[Any, int]:
+    """How often each value of ``keyword`` occurs in the document (a loop, not recursion)."""
+    counts: dict[Any, int] = {}
+    stack = [schema]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            found = v.get(keyword)
+            if isinstance(found, (str, bool)):
+                counts[found] = counts.get(found, 0) + 1
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return counts
+
+
+def _uses(schema: Any, keywords: tuple[str, ...]) -> bool:
+    """Does any object in the document have one of ``keywords`` as a key (a loop, not recursion)?"""
+    stack = [schema]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if any(k in v for k in keywords):
+                return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
 @dataclass(frozen=True)
 class Where:
     """A subschema's place: its JSON pointer (for messages) and the resolver of its base URI."""
@@ -78,10 +108,12 @@ class Document:
         self.root = schema
         dialect = schema.get("$schema") if isinstance(schema, dict) else None
         spec = referencing.jsonschema.DRAFT202012
+        self.explicit = False  # the draft was named by $schema (not assumed)
         if isinstance(dialect, str):
             for uri in (dialect, dialect.rstrip("#"), dialect.rstrip("#") + "#"):
                 try:
                     spec = referencing.jsonschema.specification_with(uri)
+                    self.explicit = True
                     break
                 except referencing.jsonschema.UnknownDialect:
                     continue
@@ -93,6 +125,15 @@ class Document:
         self.base = base or _ROOT_URI
         self.registry = referencing.Registry().with_resource(self.base, resource)
         self.root_where = Where("#", self.registry.resolver(self.base))
+        self.unevaluated = "unevaluatedProperties" in self.keywords and _uses(schema, ("unevaluatedProperties",
+                                                                                      "unevaluatedItems"))
+        """Some schema object uses ``unevaluated*``: annotations must be tracked exactly (which
+        keys and items each successful subschema evaluates), which costs, so only then."""
+        self.dynamic_anchors = _count_values(schema, "$dynamicAnchor") if "$dynamicRef" in self.keywords else {}
+        self.recursive_anchors = (_count_values(schema, "$recursiveAnchor").get(True, 0)
+                                  if "$recursiveRef" in self.keywords else 0)
+        """How often each ``$dynamicAnchor`` name (and ``$recursiveAnchor: true``) occurs: a
+        dynamic reference to a name defined once can only end there, so it is a ``$ref``."""
 
     @property
     def ref_overrides_siblings(self) -> bool:

@@ -95,7 +95,7 @@ def _date() -> Node:
     return _re(rf"{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29")
 
 
-def _leap_second_time() -> Node:
+def _leap_second_time(fraction: str = _FRACTION) -> Node:
     """``hh:mm:60[.f]offset`` where local time minus the offset is 23:59 UTC.
 
     A ``+hh:mm`` offset means local = UTC + offset, so the local minute is ``(59 + mm) % 60`` with a
@@ -114,27 +114,38 @@ def _leap_second_time() -> Node:
         ]
         if h == 23:
             offsets.append("[Zz]")
-        by_hour.append(rf"{h:02d}:{_MINUTE}:60{_FRACTION}(?:{'|'.join(offsets)})")
+        by_hour.append(rf"{h:02d}:{_MINUTE}:60{fraction}(?:{'|'.join(offsets)})")
     by_minute = []
     for m in range(60):
         offsets = [rf"-{_HOUR}:{59 - m:02d}", rf"\+{_HOUR}:{(m + 1) % 60:02d}"]
         if m == 59:
             offsets.append("[Zz]")
-        by_minute.append(rf"{m:02d}:60{_FRACTION}(?:{'|'.join(offsets)})")
+        by_minute.append(rf"{m:02d}:60{fraction}(?:{'|'.join(offsets)})")
     return Intersect((_re("|".join(by_hour)), _re(rf"{_HOUR}:(?:{'|'.join(by_minute)})")))
 
 
-def _time() -> Node:
-    ordinary = _re(rf"{_HOUR}:{_MINUTE}:[0-5][0-9]{_FRACTION}{_OFFSET}")
-    return alt(ordinary, _leap_second_time())
+def _time(fraction: str = _FRACTION) -> Node:
+    ordinary = _re(rf"{_HOUR}:{_MINUTE}:[0-5][0-9]{fraction}{_OFFSET}")
+    return alt(ordinary, _leap_second_time(fraction))
 
 
 def _date_time() -> Node:
     return seq(_LANGUAGES["date"](), _re("[Tt]"), _LANGUAGES["time"]())
 
 
-def _duration() -> Node:
-    n = "[0-9]{1,19}"  # bounded like JSON integers: no endless digits
+_ANY_FRACTION = r"(?:\.[0-9]+)?"
+
+
+def _wide_time() -> Node:
+    return _time(_ANY_FRACTION)
+
+
+def _wide_date_time() -> Node:
+    return seq(_LANGUAGES["date"](), _re("[Tt]"), _wide_time())
+
+
+def _duration(n: str = "[0-9]{1,19}") -> Node:
+    # n: bounded like JSON integers: no endless digits
     time = rf"T(?:{n}H(?:{n}M(?:{n}S)?)?|{n}M(?:{n}S)?|{n}S)"
     date = rf"(?:{n}D|{n}M(?:{n}D)?|{n}Y(?:{n}M(?:{n}D)?)?)"
     return _re(rf"P(?:{date}(?:{time})?|{time}|{n}W)")
@@ -190,41 +201,180 @@ def _ipv6() -> Node:
     return alt(*forms)
 
 
-def _hostname() -> Node:
-    label = _LDH_LABEL if _ALLOW_A_LABELS else _NR_LDH_LABEL
+def _hostname(a_labels: bool = _ALLOW_A_LABELS) -> Node:
+    label = _LDH_LABEL if a_labels else _NR_LDH_LABEL
     return _max_length(_re(rf"(?:{label})(?:\.(?:{label}))*"), "[A-Za-z0-9.-]", 253)
 
 
-def _email() -> Node:
+def _email(hostname: Callable[[], Node] | None = None) -> Node:
     atext = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]"
     dot_atom = _re(rf"{atext}+(?:\.{atext}+)*")
     quoted = _re(r'"(?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\[\x20-\x7E])*"')
     local = _max_length(alt(dot_atom, quoted), r"[\x20-\x7E]", 64)
     domain = alt(
-        _LANGUAGES["hostname"](),
+        (hostname or _LANGUAGES["hostname"])(),
         seq(_text("["), _LANGUAGES["ipv4"](), _text("]")),
         seq(_re(r"\[[Ii][Pp][Vv]6:"), _LANGUAGES["ipv6"](), _text("]")),
     )
     return _max_length(seq(local, _text("@"), domain), r"[\x20-\x7E]", 254)
 
 
-def _uri() -> Node:
-    pchar = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
-    userinfo = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*"
-    reg_name = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
+# RFC 3987 additions: the characters an IRI may hold raw
+_UCSCHAR = ("\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF"
+            + "".join(f"\\u{{{p:X}0000}}-\\u{{{p:X}FFFD}}" for p in range(1, 14))
+            + "\\u{E1000}-\\u{EFFFD}")
+_IPRIVATE = "\uE000-\uF8FF\\u{F0000}-\\u{FFFFD}\\u{100000}-\\u{10FFFD}"
+
+
+def _uri_like(iri: bool, reference: bool) -> Node:
+    """RFC 3986 ``URI`` (``URI-reference`` with ``reference``), or RFC 3987 ``IRI``
+    (``IRI-reference``): the same grammar, IRIs adding ``ucschar`` to the unreserved characters
+    and ``iprivate`` to the query."""
+    unreserved = _UNRESERVED + (_UCSCHAR if iri else "")
+    pchar = rf"(?:[{unreserved}{_SUB_DELIMS}:@]|{_PCT})"
+    query_extra = _IPRIVATE if iri else ""
+    userinfo = rf"(?:[{unreserved}{_SUB_DELIMS}:]|{_PCT})*"
+    reg_name = rf"(?:[{unreserved}{_SUB_DELIMS}]|{_PCT})*"
     ipv_future = _re(rf"[Vv]{_HEX}+\.[{_UNRESERVED}{_SUB_DELIMS}:]+")
     ip_literal = seq(_text("["), alt(_LANGUAGES["ipv6"](), ipv_future), _text("]"))
     host = alt(ip_literal, _LANGUAGES["ipv4"](), _re(reg_name))
     authority = seq(optional(_re(f"{userinfo}@")), host, _re("(?::[0-9]*)?"))
     path_abempty = _re(f"(?:/{pchar}*)*")
-    hier_part = alt(
+    tail = _re(rf"(?:\?(?:{pchar}|[/?{query_extra}])*)?(?:#(?:{pchar}|[/?])*)?")
+    absolute = seq(_re(r"[A-Za-z][A-Za-z0-9+\-.]*:"), alt(
         seq(_text("//"), authority, path_abempty),
         _re(f"/(?:{pchar}+(?:/{pchar}*)*)?"),  # path-absolute
         _re(f"{pchar}+(?:/{pchar}*)*"),  # path-rootless
         seq(),  # path-empty
-    )
-    tail = _re(rf"(?:\?(?:{pchar}|[/?])*)?(?:#(?:{pchar}|[/?])*)?")
-    return seq(_re(r"[A-Za-z][A-Za-z0-9+\-.]*:"), hier_part, tail)
+    ), tail)
+    if not reference:
+        return absolute
+    segment_nz_nc = rf"(?:[{unreserved}{_SUB_DELIMS}@]|{_PCT})+"  # no colon: not mistaken for a scheme
+    relative = seq(alt(
+        seq(_text("//"), authority, path_abempty),
+        _re(f"/(?:{pchar}+(?:/{pchar}*)*)?"),  # path-absolute
+        _re(f"{segment_nz_nc}(?:/{pchar}*)*"),  # path-noscheme
+        seq(),  # path-empty
+    ), tail)
+    return alt(absolute, relative)
+
+
+def _uri() -> Node:
+    return _uri_like(False, False)
+
+
+# --- URI templates (RFC 6570, level 4) ---------------------------------------------------------
+
+
+def _uri_template() -> Node:
+    # RFC 6570 leaves "'" (%x27) out of literals by an oversight its errata and the JSON Schema
+    # Test Suite correct: it is a sub-delim, valid in every URI.
+    literal = (r"(?:[\x21\x23\x24\x26-\x3B\x3D\x3F-\x5B\x5D\x5F\x61-\x7A\x7E"
+               + _UCSCHAR + _IPRIVATE + rf"]|{_PCT})")
+    varchar = rf"(?:[A-Za-z0-9_]|{_PCT})"
+    varspec = rf"{varchar}(?:\.?{varchar})*(?::[1-9][0-9]{{0,3}}|\*)?"
+    expression = rf"\{{[+#./;?&=,!@|]?{varspec}(?:,{varspec})*\}}"
+    return _re(rf"(?:{literal}|{expression})*")
+
+
+# --- JSON pointers (RFC 6901, draft-handrews-relative-json-pointer-01) -------------------------
+
+_JSON_POINTER = r"(?:/(?:[^~/]|~[01])*)*"
+
+
+def _json_pointer() -> Node:
+    return _re(_JSON_POINTER)
+
+
+def _relative_json_pointer() -> Node:
+    return _re(rf"(?:0|[1-9][0-9]*)(?:#|{_JSON_POINTER})")
+
+
+# --- internationalised host names and e-mail addresses -----------------------------------------
+
+# U-label letters generated: lower-case Latin-1 letters (ß à-ö ø-ÿ), each PVALID in IDNA2008,
+# precomposed (so any string of them is NFC), left-to-right, with no contextual rule.
+_U_LETTERS = "\u00DF-\u00F6\u00F8-\u00FF"
+_U_LABEL_MAX = 19  # its A-label ("xn--" + Punycode) then has at most 5 + 3 * 19 = 62 octets
+
+
+def _idn_hostname() -> Node:
+    """A subset of IDNA2008 host names that every checker accepts: ASCII host names (as
+    ``hostname``), or up to three labels, each an ASCII one or a U-label of lower-case ASCII
+    letters, digits, hyphens and Latin-1 letters (at most 19 characters, so that the A-label
+    fits in 63 octets; three labels keep the A-form within 253)."""
+    u_char = f"[a-z0-9{_U_LETTERS}]"
+    u_label = Intersect((
+        _re(rf"{u_char}(?:[a-z0-9\-{_U_LETTERS}]*{u_char})?"),
+        _re(f"[a-z0-9\\-{_U_LETTERS}]{{1,{_U_LABEL_MAX}}}"),
+        _re(f".*[{_U_LETTERS}].*"),
+        _re(r".{0,3}|..[^-].*|..-[^-].*"),  # no "--" in the 3rd and 4th positions
+    ))
+    label = alt(_re(_NR_LDH_LABEL), u_label)
+    with_u = seq(label, repeat(seq(_text("."), label), 0, 2))
+    return alt(_LANGUAGES["hostname"](), Intersect((with_u, _re(f".*[{_U_LETTERS}].*"))))
+
+
+def _idn_email() -> Node:
+    """RFC 6531 addresses: ``email`` with Latin-1 letters in the local part and an
+    ``idn-hostname`` domain (a subset, as that format's)."""
+    atext = rf"[A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_U_LETTERS}]"
+    local = _max_length(_re(rf"{atext}+(?:\.{atext}+)*"), ".", 64)
+    return seq(local, _text("@"), _LANGUAGES["idn-hostname"]())
+
+
+# --- regular expressions (ECMA-262) ----------------------------------------------------------
+
+_REGEX_DEPTH = 8  # groups nest at most this deep in a generated regex
+
+
+def _regex() -> Node:
+    """ECMA-262 regular expressions, as a grammar (nesting bounded by ``_REGEX_DEPTH``): the
+    syntax both ECMA-262 (``u`` mode) and Python's ``re`` (which ``jsonschema`` checks with)
+    accept, so a generated pattern compiles everywhere. Left out: escapes the two read
+    differently (``\\c``, ``\\p{}``, ``\\u{}``, backreferences, ``\\0``), named groups and
+    lookbehind (Python's is fixed-width only), lone ``{``/``}``, quantifier bounds past 999, and ``{n,m}`` with ``n`` past 99 (see
+    :func:`_bounds`)."""
+    syntax = r"\^$\\.*+?()[\]{}|"
+    escape = rf"\\(?:[{syntax}/dDwWsSnrtfv]|x{_HEX}{{2}}|u{_HEX}{{4}})"
+    atom_char = _re(rf"[^{syntax}]|\.|{escape}")
+    class_single = rf"(?:[^\\\]\[\-^]|\\(?:[{syntax}/\-dDwWsSnrtfv]|x{_HEX}{{2}}|u{_HEX}{{4}}))"
+    class_range = "(?:" + "|".join(
+        f"{chr(a)}-[{chr(a)}-{z}]" for lo, z in (("0", "9"), ("a", "z"), ("A", "Z"))
+        for a in range(ord(lo), ord(z) + 1)) + ")"
+    class_item = rf"(?:{class_range}|{class_single}|\^)"
+    char_class = _re(rf"\[\^?(?:-|{class_range}|{class_single}){class_item}*-?\]")
+    quantifier = seq(alt(_re(r"[*+?]"), seq(_text("{"), _bounds(), _text("}"))), optional(_text("?")))
+    assertion = _re(r"[\^$]|\\[bB]")
+    disjunction: Node = seq()
+    for _ in range(_REGEX_DEPTH + 1):
+        group = seq(alt(_text("("), _text("(?:")), disjunction, _text(")"))
+        lookahead = seq(alt(_text("(?="), _text("(?!")), disjunction, _text(")"))
+        term = alt(seq(alt(atom_char, char_class, group), optional(quantifier)), assertion, lookahead)
+        alternative = repeat(term)
+        disjunction = seq(alternative, repeat(seq(_text("|"), alternative)))
+    return disjunction
+
+
+_PAIR_MINIMUM = 99  # the largest n of a generated {n,m}
+
+
+def _bounds() -> Node:
+    """Quantifier bounds ``n``, ``n,`` (numbers up to 999) and ``n,m`` with ``n <= m`` (``n`` up
+    to ``_PAIR_MINIMUM``): checking ``n <= m`` needs one state per ``n``, and a thousand of them
+    made this format's grammar ten times as large (a quarter second to build) for bounds no
+    real pattern uses."""
+    number = "(?:0|[1-9][0-9]{0,2})"
+    pairs = []
+    for n in range(_PAIR_MINIMUM + 1):
+        pairs.append(seq(_text(f"{n},"), _upto(n)))
+    return alt(_re(rf"{number},?"), *pairs)
+
+
+def _upto(n: int) -> Node:
+    from .numbers import _uint_range  # digit strings without leading zeros, n..999
+
+    return _uint_range(n, 999)
 
 
 def _uuid() -> Node:
@@ -241,16 +391,43 @@ _BUILDERS: dict[str, Callable[[], Node]] = {
     "ipv4": _ipv4,
     "ipv6": _ipv6,
     "uri": _uri,
+    "uri-reference": lambda: _uri_like(False, True),
+    "iri": lambda: _uri_like(True, False),
+    "iri-reference": lambda: _uri_like(True, True),
+    "uri-template": _uri_template,
+    "json-pointer": _json_pointer,
+    "relative-json-pointer": _relative_json_pointer,
+    "idn-hostname": _idn_hostname,
+    "idn-email": _idn_email,
+    "regex": _regex,
     "uuid": _uuid,
 }
 _LANGUAGES: dict[str, Callable[[], Node]] = {name: lru_cache(maxsize=1)(f) for name, f in _BUILDERS.items()}
+
+# The full languages where the generated ones are narrower (for complements, see format_language)
+_WIDE_HOSTNAME = lru_cache(maxsize=1)(lambda: _hostname(True))
+_WIDE: dict[str, Callable[[], Node]] = {name: lru_cache(maxsize=1)(f) for name, f in {
+    "date-time": _wide_date_time,
+    "time": _wide_time,
+    "duration": lambda: _duration("[0-9]+"),
+    "hostname": _WIDE_HOSTNAME,
+    "email": lambda: _email(_WIDE_HOSTNAME),
+}.items()}
 
 FORMATS = frozenset(_BUILDERS)
 """The format names :func:`format_language` knows."""
 
 
-def format_language(name: str) -> Node | None:
+def format_language(name: str, *, complement: bool = False) -> Node | None:
     """The character-level language of format ``name``, or ``None`` for a format it does not know
-    (an unknown format constrains nothing, as JSON Schema prescribes)."""
+    (an unknown format constrains nothing, as JSON Schema prescribes).
+
+    ``complement=True`` asks for the language whose complement ``not: {"format": ...}`` allows:
+    where the generated language is deliberately narrower than the format (bounded digits, no
+    IDNA A-labels), the full one, so that the complement holds no string of the format."""
+    if complement:
+        build = _WIDE.get(name)
+        if build is not None:
+            return build()
     build = _LANGUAGES.get(name)
     return None if build is None else build()

@@ -37,6 +37,7 @@ Everything is pure and memoised on its (hashable) arguments; nodes are shared fr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Union
@@ -58,7 +59,8 @@ from ..grammar.ir import (
     seq,
 )
 
-__all__ = ["json_integer", "json_number", "json_integer_multiple_of", "MAX_MULTIPLE_OF"]
+__all__ = ["NumberFormat", "json_integer", "json_number", "json_integer_multiple_of", "json_decimal_multiple_of",
+           "json_fractional", "plain_spellings", "decimal_step", "enumerate_multiples", "MAX_MULTIPLE_OF"]
 
 Bound = Union[int, float, Decimal]
 
@@ -67,6 +69,40 @@ MAX_MULTIPLE_OF = 10_000
 each built when generation first reaches it); see :func:`json_integer_multiple_of`."""
 
 _ENUMERATE_LIMIT = 256  # ranges holding at most this many multiples are spelled out instead
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How numbers are written (the ``compile_json_schema`` options of the same names).
+
+    ``max_integer_digits``/``max_fraction_digits``/``max_exponent_digits``: the bounds on the
+    digits of a number a bound does not limit (see the module docstring: a model must not be
+    able to ramble digits). ``canonical_integers``: ``"type": "integer"`` values are written
+    without a zero fraction (``1.0``) and never as ``-0``, as most serialisers write them (JSON
+    Schema calls ``1.0`` an integer, so by default it is allowed).
+    """
+
+    max_integer_digits: int = 19
+    max_fraction_digits: int = 16
+    max_exponent_digits: int = 3
+    canonical_integers: bool = False
+
+    def __post_init__(self) -> None:
+        from ..errors import OptionError
+
+        for name, least in (("max_integer_digits", 1), ("max_fraction_digits", 0), ("max_exponent_digits", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 1000:
+                raise OptionError(f"{name} must be an integer from {least} to 1000, got {value!r}")
+        if not isinstance(self.canonical_integers, bool):
+            raise OptionError(f"canonical_integers must be a boolean, got {self.canonical_integers!r}")
+
+    @property
+    def zero_fraction(self) -> Node:
+        """What may follow an integer's digits: nothing, or (unless canonical) ``.0``, ``.00``..."""
+        if self.canonical_integers or self.max_fraction_digits == 0:
+            return EMPTY
+        return optional(seq(_DOT, repeat(literal("0"), 1, self.max_fraction_digits)))
+
 
 DIGIT = char_class([(0x30, 0x39)])
 _MINUS = literal("-")
@@ -147,12 +183,14 @@ def _int_bounds(minimum: int | None, maximum: int | None, max_digits: int) -> tu
 
 
 @lru_cache(maxsize=1024)
-def json_integer(minimum: int | None = None, maximum: int | None = None, *, max_digits: int = 19) -> Node:
+def json_integer(minimum: int | None = None, maximum: int | None = None, *, max_digits: int = 19,
+                 negative_zero: bool = True) -> Node:
     """Exactly the JSON integer texts (``-?(0|[1-9][0-9]*)``) whose value is in ``[minimum, maximum]``.
 
     A missing bound is replaced by the largest magnitude with ``max_digits`` digits (or with as
     many digits as the other bound, if that is more), so an unbounded integer cannot ramble on.
-    ``-0`` is accepted exactly when 0 is in range. An empty range gives ``Never``.
+    ``-0`` is accepted exactly when 0 is in range (and ``negative_zero``). An empty range gives
+    ``Never``.
     """
     _int_value("minimum", minimum)
     _int_value("maximum", maximum)
@@ -164,7 +202,7 @@ def json_integer(minimum: int | None = None, maximum: int | None = None, *, max_
     if hi >= 0:
         parts.append(_uint_range(max(lo, 0), hi))
     if lo <= 0:  # "-" then magnitudes; includes "-0" when 0 is in range
-        parts.append(seq(_MINUS, _uint_range(max(-hi, 0), -lo)))
+        parts.append(seq(_MINUS, _uint_range(max(-hi, 0 if negative_zero else 1), -lo)))
     return alt(*parts)
 
 
@@ -406,6 +444,7 @@ def _suffix_divisible(q: int, width: int) -> Node | None:
 def json_integer_multiple_of(
     k: int, minimum: int | None = None, maximum: int | None = None, max_digits: int = 19,
     max_modulus: int = MAX_MULTIPLE_OF,
+    negative_zero: bool = True,
 ) -> Node:
     """JSON integer texts in ``[minimum, maximum]`` (see :func:`json_integer`) divisible by ``k``.
 
@@ -424,18 +463,18 @@ def json_integer_multiple_of(
     _int_value("maximum", maximum)
     _check_digits("max_digits", max_digits, 1)
     if k == 1:
-        return json_integer(minimum, maximum, max_digits=max_digits)
+        return json_integer(minimum, maximum, max_digits=max_digits, negative_zero=negative_zero)
     lo, hi = _int_bounds(minimum, maximum, max_digits)
     first, last = -(-lo // k) * k, (hi // k) * k
     if first > last:
         return NEVER
     if (last - first) // k < _ENUMERATE_LIMIT:
         words = [str(m) for m in range(first, last + 1, k)]
-        if first <= 0 <= last:
+        if first <= 0 <= last and negative_zero:
             words.append("-0")
         return _trie(sorted(words))
     width = len(str(max(abs(lo), abs(hi))))
-    if minimum is None and maximum is None and k <= max_modulus:
+    if minimum is None and maximum is None and negative_zero and k <= max_modulus:
         # no range to intersect with: the remainder automaton alone, whose every state is live
         return seq(optional(_MINUS), Divisible(k, width))
     q = 1  # the part of k made of 2s and 5s, decided by the last digits when that is cheap
@@ -461,5 +500,136 @@ def json_integer_multiple_of(
             keyword="multipleOf",
         )
     parts.extend(Divisible(m, width) for m in moduli)
-    integers = json_integer(minimum, maximum, max_digits=max_digits)
+    integers = json_integer(minimum, maximum, max_digits=max_digits, negative_zero=negative_zero)
     return Intersect((integers, *(seq(optional(_MINUS), part) for part in parts)))
+
+
+# --- decimal steps, non-integers, single values ------------------------------------------------
+
+
+def decimal_step(step: Decimal) -> tuple[int, int]:
+    """``step`` as ``(a, d)`` with ``step == a / 10**d`` and ``d`` as small as possible."""
+    _, digits, exp = step.normalize().as_tuple()
+    assert isinstance(exp, int)
+    a = int("".join(map(str, digits)))
+    return (a * 10**exp, 0) if exp >= 0 else (a, -exp)
+
+
+@lru_cache(maxsize=256)
+def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fraction_digits: int = 16) -> Node:
+    """Plain decimal texts (``-?(0|[1-9][0-9]*)(\\.[0-9]+)?``, at most ``max_int_digits`` integer and
+    ``max_fraction_digits`` fraction digits) whose value is a multiple of ``a / 10**d``: every
+    spelling, trailing zeros included, so its complement is exact too.
+
+    A text is a multiple when its digits, read with exactly ``d`` fraction digits (missing ones
+    are zeros), form an integer divisible by ``a``, and every fraction digit past the ``d``-th is a
+    zero: a remainder automaton over the integer digits (unrolled over their positions) and then over
+    the ``d`` significant fraction digits.
+    """
+    if d > max_fraction_digits:
+        raise UnsupportedSchemaError(f"multipleOf with {d} decimals (more than the {max_fraction_digits} fraction "
+                                     "digits a number may have)", keyword="multipleOf")
+    if a > MAX_MULTIPLE_OF // 10:
+        raise UnsupportedSchemaError(f"multipleOf {a}e-{d} needs a remainder automaton with {a} states per digit",
+                                     keyword="multipleOf")
+    room = max_fraction_digits - d
+    zeros_after = repeat(literal("0"), 0, room)
+    memo: dict[tuple[int, int, bool], Node] = {}
+
+    def fraction(r: int, k: int, need: bool) -> Node:
+        """Fraction digits with ``k`` significant positions left and remainder ``r``; ``need``:
+        right after the dot (one digit at least)."""
+        key = (r, k, need)
+        found = memo.get(key)
+        if found is not None:
+            return found
+        items: list[Node] = []
+        if k == 0:
+            result = NEVER if r else (repeat(literal("0"), 1, room) if need else zeros_after)
+        else:
+            if not need and (r * 10**k) % a == 0:
+                items.append(EMPTY)
+            by_target: dict[int, list[int]] = {}
+            for digit in range(10):
+                by_target.setdefault((10 * r + digit) % a, []).append(digit)
+            for target, ds in by_target.items():
+                items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), fraction(target, k - 1, False)))
+            result = alt(*items)
+        memo[key] = result
+        return result
+
+    def after_integer(r: int) -> Node:
+        end = EMPTY if (r * 10**d) % a == 0 else NEVER
+        return alt(end, seq(_DOT, fraction(r, d, True)))
+
+    # integer digits: after i digits (i = 1..max_int_digits) with remainder r
+    reach: list[set[int]] = [set(), {x % a for x in range(1, 10)}]
+    for _ in range(2, max_int_digits + 1):
+        prev = reach[-1]
+        reach.append(prev if len(prev) == a else {(10 * r + x) % a for r in prev for x in range(10)})
+    after: dict[int, Node] = {r: after_integer(r) for r in reach[max_int_digits]}
+    for i in range(max_int_digits - 1, 0, -1):
+        layer = {}
+        for r in reach[i]:
+            by_target: dict[int, list[int]] = {}
+            for digit in range(10):
+                by_target.setdefault((10 * r + digit) % a, []).append(digit)
+            options = [after_integer(r)]
+            for target, ds in by_target.items():
+                options.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))
+            layer[r] = alt(*options)
+        after = layer
+    first: dict[int, list[int]] = {}
+    for digit in range(1, 10):
+        first.setdefault(digit % a, []).append(digit)
+    items = [seq(literal("0"), after_integer(0))]
+    for target, ds in first.items():
+        items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))
+    return seq(optional(_MINUS), alt(*items))
+
+
+def plain_spellings(value: Decimal, max_fraction_digits: int = 16) -> Node:
+    """Every plain decimal text of ``value`` (``2``, ``2.0``, ``2.00``...; ``0`` and ``-0``)."""
+    integer, fraction = _split(value)
+    if len(fraction) > max_fraction_digits:
+        return NEVER  # not writable with that many fraction digits
+    if fraction:
+        tail = seq(_DOT, literal(fraction), repeat(literal("0"), 0, max_fraction_digits - len(fraction)))
+    else:
+        tail = optional(seq(_DOT, repeat(literal("0"), 1, max_fraction_digits)))
+    head = literal(str(integer))
+    if value < 0:
+        head = seq(_MINUS, head)
+    elif value == 0:
+        head = seq(optional(_MINUS), head)
+    return seq(head, tail)
+
+
+@lru_cache(maxsize=16)
+def json_fractional(max_int_digits: int = 19, max_fraction_digits: int = 16) -> Node:
+    """Plain decimal texts of non-integers: a fraction with a non-zero digit."""
+    integer = alt(literal("0"), seq(_digit(1, 9), _digits(0, max_int_digits - 1)))
+    fraction = alt(*(seq(repeat(literal("0"), p, p), _digit(1, 9), _digits(0, max_fraction_digits - 1 - p))
+                     for p in range(max_fraction_digits)))
+    return seq(optional(_MINUS), integer, _DOT, fraction)
+
+
+def enumerate_multiples(step: Decimal, lo: Decimal, hi: Decimal, *, lo_x: bool, hi_x: bool,
+                        limit: int = _ENUMERATE_LIMIT) -> list[Decimal] | None:
+    """The multiples of ``step`` in the interval, or ``None`` if more than ``limit``."""
+    from decimal import ROUND_CEILING, ROUND_FLOOR
+
+    first = (lo / step).to_integral_value(rounding=ROUND_CEILING)
+    last = (hi / step).to_integral_value(rounding=ROUND_FLOOR)
+    if last < first:
+        return []
+    if last - first >= limit:
+        return None
+    out = []
+    k = first
+    while k <= last:
+        v = k * step
+        if not ((lo_x and v == lo) or (hi_x and v == hi)):
+            out.append(v)
+        k += 1
+    return out

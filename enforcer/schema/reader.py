@@ -8,14 +8,19 @@ with ``strict=False`` a warning and the closest superset), or an annotation. A k
 does not define is listed in :attr:`Reader.unknown` (``enforcer check`` shows them; the
 ``unknown_keywords="error"`` option refuses them).
 
-``$ref``, ``allOf``, ``anyOf`` and ``oneOf`` are resolved here, at one nesting level at a time:
-subschemas of properties and items stay unread (:class:`~enforcer.schema.model.Sub`) until the
-emitter reaches them, so a recursive schema reads each of its parts once. A chain of ``$ref``
-that comes back to where it started without nesting is an error: such a schema could only be
-satisfied by itself.
+``$ref``, ``allOf``, ``anyOf``, ``oneOf``, ``not``, ``if``/``then``/``else`` and the property
+dependencies are resolved here, at one nesting level at a time (the boolean ones through
+:mod:`.logic`, exactly): subschemas of properties and items stay unread
+(:class:`~enforcer.schema.model.Sub`) until the emitter reaches them, so a recursive schema
+reads each of its parts once. A chain of ``$ref`` that comes back to where it started without
+nesting is an error: such a schema could only be satisfied by itself.
 
-``oneOf`` is read as ``anyOf``: exact when its branches are disjoint (tagged unions), a superset
-otherwise.
+Schemas without ``$schema`` are read as 2020-12, with one concession to the many real-world
+schemas written for draft-07 without saying so: ``dependencies`` (not a 2020-12 keyword) is
+read with its draft-07 meaning (``dependentRequired`` for an array, ``dependentSchemas`` for a
+schema) when the same object uses neither of those, and ``items`` given as an array is read as
+draft-07's tuple form with ``additionalItems`` (2020-12 would reject the schema). Both are
+unambiguous: no 2020-12 schema can mean anything else by them.
 """
 
 from __future__ import annotations
@@ -28,21 +33,10 @@ from typing import Any
 from ..errors import LimitExceededError, SchemaError, UnsupportedSchemaError
 from ..limits import Limits
 from .document import Document, Where
-from .model import (ALL_TYPES, ANY, NO_ARRAY, NO_NUMBER, NO_OBJECT, NO_STRING, NOTHING, TYPES, ArrayC, Node,
-                    NumberC, ObjectC, ObjectPart, Raw, StringC,
-                    Sub, Typed, any_of, intersect_values, meet, unique_values)
+from .model import (ALL_TYPES, ANY, NO_ARRAY, NO_NUMBER, NO_OBJECT, NO_STRING, NOTHING, TYPES, ArrayC, Contains,
+                    Fixed, Neg, Node, NumberC, ObjectC, ObjectPart, Raw, StringC, Sub, Typed, any_of,
+                    intersect_values, json_type, meet, unique_values)
 
-UNSUPPORTED = {
-    "not": "negation of a schema",
-    "if": "conditional schemas", "then": "conditional schemas", "else": "conditional schemas",
-    "dependentSchemas": "property-dependent schemas",
-    "dependentRequired": "property-dependent requirements",
-    "dependencies": "property dependencies",
-    "uniqueItems": "uniqueness of array items",
-    "contains": "'contains'", "minContains": "'contains'", "maxContains": "'contains'",
-    "unevaluatedProperties": "unevaluated properties", "unevaluatedItems": "unevaluated items",
-    "$dynamicRef": "dynamic references", "$recursiveRef": "dynamic references",
-}
 _IGNORED = frozenset({"$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$comment",
                       "$defs", "definitions", "$vocabulary", "title", "description", "default", "examples",
                       "deprecated", "readOnly", "writeOnly", "contentEncoding", "contentMediaType",
@@ -69,16 +63,56 @@ class Reader:
         self.approximations: list[tuple[str, str, str]] = []  # (pointer, keyword, what)
         self.unknown: list[tuple[str, str]] = []  # (pointer, keyword)
         self._memo: dict[tuple[int, str], Node] = {}
+        self._negated: dict[int, tuple[Neg, Node]] = {}
         self._chain: list[int] = []  # ids of the schemas whose $ref chain is being followed
+        self._peeking = 0
+        self._validator = None
+        from .logic import Logic
+
+        self.logic = Logic(self)
+
+    @property
+    def validator(self):
+        """Checks values against model nodes (enum candidates, property names)."""
+        if self._validator is None:
+            from .validate import Validator
+
+            self._validator = Validator(self)
+        return self._validator
 
     # -- entry points -------------------------------------------------------------------------
 
     def read(self, sub: Sub) -> Node:
-        """The model of a conjunction of raw subschemas."""
+        """The model of a conjunction of subschemas."""
         result: Node = ANY
-        for raw in sub.parts:
-            result = self._meet(result, self.read_raw(raw.schema, raw.where), raw.where.pointer, "allOf")
+        for part in sub.parts:
+            if isinstance(part, Raw):
+                node, pointer = self.read_raw(part.schema, part.where), part.where.pointer
+            elif isinstance(part, Fixed):
+                node, pointer = part.node, part.pointer
+            else:
+                node, pointer = self._read_negated(part), part.sub.pointer
+            result = self.meet(result, node, pointer, "allOf")
         return result
+
+    def _read_negated(self, part: Neg) -> Node:
+        found = self._negated.get(id(part))
+        if found is not None and found[0] is part:
+            return found[1]
+        node = self.logic.negate(self.read(part.sub), part.sub.pointer)
+        self._negated[id(part)] = (part, node)
+        return node
+
+    def peek(self, sub: Sub) -> Node | None:
+        """``read(sub)``, or ``None`` where that would need a schema being read right now
+        (for checks that may give up, such as pruning)."""
+        self._peeking += 1
+        try:
+            return self.read(sub)
+        except _Cycle:
+            return None
+        finally:
+            self._peeking -= 1
 
     def read_raw(self, schema: Any, where: Where, *, via_ref: bool = False) -> Node:
         """The model of one raw schema; ``via_ref``: reached by a ``$ref``, whose lookup already
@@ -95,6 +129,8 @@ class Reader:
         if found is not None:
             return found
         if id(schema) in self._chain:
+            if self._peeking:
+                raise _Cycle
             raise SchemaError("this schema refers back to itself through $ref/allOf/anyOf/oneOf without "
                               "nesting: no value could satisfy it", pointer=where.pointer, keyword="$ref")
         self._chain.append(id(schema))
@@ -121,22 +157,106 @@ class Reader:
             referenced = ANY
         self._check_keywords(schema, pointer)
         node: Node = self._own(schema, where)
-        node = self._meet(node, referenced, pointer, "$ref")
-        for keyword in ("allOf", "anyOf", "oneOf"):
+        node = self.meet(node, referenced, pointer, "$ref")
+        for keyword in ("$dynamicRef", "$recursiveRef"):
+            if keyword in schema and keyword in doc.keywords:
+                node = self.meet(node, self._dynamic(schema, keyword, where), pointer, keyword)
+        logic = self.logic
+        for keyword in ("allOf", "anyOf"):
             if keyword not in schema:
                 continue
-            subs = schema[keyword]
-            if not isinstance(subs, list) or not subs:
-                raise SchemaError("must be a non-empty array of schemas", pointer=_at(pointer, keyword), keyword=keyword)
-            read = [self.read_raw(s, Where(f"{pointer}/{keyword}/{i}", where.resolver)) for i, s in enumerate(subs)]
+            read = self._read_list(schema, keyword, where)
             if keyword == "allOf":
                 for part in read:
-                    node = self._meet(node, part, pointer, keyword)
+                    node = logic.meet(node, part, pointer, keyword)
+            elif doc.unevaluated:  # which branches hold decides what is evaluated
+                node = logic.any_of_exactly(node, read, pointer)
             else:
-                node = self._meet(node, any_of(read), pointer, keyword)
+                node = logic.meet(node, any_of(read), pointer, keyword)
+        known = doc.keywords
+        if "not" in schema and "not" in known:
+            inner = self.read_raw(_schema(schema["not"], pointer, "not"), Where(f"{pointer}/not", where.resolver))
+            node = logic.meet(node, logic.negate(inner, f"{pointer}/not"), pointer, "not")
+        for name, then, keyword in self._dependencies(schema, where):
+            node = logic.meet(node, logic.dependent(name, then, pointer, keyword), pointer, keyword)
+        if "if" in schema and "if" in known:
+            parts = {}
+            for keyword in ("if", "then", "else"):
+                if keyword in schema:
+                    parts[keyword] = self.read_raw(_schema(schema[keyword], pointer, keyword),
+                                                   Where(f"{pointer}/{keyword}", where.resolver))
+            condition = logic.conditional(parts["if"], parts.get("then", ANY), parts.get("else", ANY), pointer)
+            node = logic.meet(node, condition, pointer, "if")
+        if "oneOf" in schema:
+            node = logic.one_of(node, self._read_list(schema, "oneOf", where), pointer)
+        for keyword in ("unevaluatedProperties", "unevaluatedItems"):
+            if keyword in schema and keyword in known:
+                sub = _sub(_schema(schema[keyword], pointer, keyword), f"{pointer}/{keyword}", where)
+                node = logic.unevaluated(node, sub, keyword, pointer)
         return node
 
-    def _meet(self, a: Node, b: Node, pointer: str, keyword: str) -> Node:
+    def _dynamic(self, schema: dict, keyword: str, where: Where) -> Node:
+        """A ``$dynamicRef`` (``$recursiveRef``) that can only end at one schema is a ``$ref`` to
+        it: its anchor name (``$recursiveAnchor: true``) is defined at most once in the document
+        (only references inside it resolve). Otherwise the dynamic scope decides, which a
+        grammar compiled once cannot follow: refused."""
+        pointer = where.pointer
+        ref = schema[keyword]
+        if not isinstance(ref, str):
+            raise SchemaError("must be a string (a URI reference)", pointer=_at(pointer, keyword), keyword=keyword)
+        if keyword == "$dynamicRef":
+            name = ref.rpartition("#")[2]
+            ambiguous = "/" not in name and self.doc.dynamic_anchors.get(name, 0) > 1
+        else:
+            ambiguous = self.doc.recursive_anchors > 1
+        if ambiguous:
+            self.unsupported(keyword, pointer, f"a dynamic reference ({ref!r}) whose anchor several schemas define",
+                             "depends on the dynamic scope and cannot be compiled once")
+            return ANY  # strict=False: no constraint (a superset)
+        target, target_where = self.doc.lookup(ref, where)
+        return self.read_raw(target, target_where, via_ref=True)
+
+    def _read_list(self, schema: dict, keyword: str, where: Where) -> list[Node]:
+        pointer = where.pointer
+        subs = schema[keyword]
+        if not isinstance(subs, list) or not subs:
+            raise SchemaError("must be a non-empty array of schemas", pointer=_at(pointer, keyword), keyword=keyword)
+        return [self.read_raw(s, Where(f"{pointer}/{keyword}/{i}", where.resolver)) for i, s in enumerate(subs)]
+
+    def _dependencies(self, schema: dict, where: Where) -> list[tuple[str, Node, str]]:
+        """``(key, what an object with that key must also satisfy, keyword)`` per dependency."""
+        pointer = where.pointer
+        out: list[tuple[str, Node, str]] = []
+        for keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
+            if keyword not in schema or not self._dependency_keyword(schema, keyword):
+                continue
+            value = schema[keyword]
+            if not isinstance(value, dict):
+                raise SchemaError("must be an object", pointer=_at(pointer, keyword), keyword=keyword)
+            for name, dep in value.items():
+                at = f"{pointer}/{keyword}/{escape(name)}"
+                if isinstance(dep, list) and keyword != "dependentSchemas":
+                    if not all(isinstance(d, str) for d in dep):
+                        raise SchemaError("must be an array of strings", pointer=at, keyword=keyword)
+                    then: Node = Typed(object=ObjectC(required=tuple(dict.fromkeys(dep))), pointer=at) if dep else ANY
+                elif isinstance(dep, (dict, bool)) and keyword != "dependentRequired":
+                    then = self.read_raw(dep, Where(at, where.resolver))
+                else:
+                    what = "an array of strings" if keyword == "dependentRequired" else (
+                        "a schema" if keyword == "dependentSchemas" else "an array of strings or a schema")
+                    raise SchemaError(f"must be {what}", pointer=at, keyword=keyword)
+                out.append((name, then, keyword))
+        return out
+
+    def _dependency_keyword(self, schema: dict, keyword: str) -> bool:
+        """Is ``keyword`` a dependency keyword here (see the module docstring for
+        ``dependencies`` without ``$schema``)?"""
+        if keyword in self.doc.keywords:
+            return True
+        return (keyword == "dependencies" and not self.doc.explicit
+                and "dependentRequired" not in schema and "dependentSchemas" not in schema)
+
+    def meet(self, a: Node, b: Node, pointer: str, keyword: str) -> Node:
         try:
             return meet(a, b, limit=self.limits.max_disjuncts)
         except OverflowError as exc:
@@ -147,16 +267,15 @@ class Reader:
     def _check_keywords(self, schema: dict, pointer: str) -> None:
         known = self.doc.keywords
         for keyword in schema:
-            if keyword in UNSUPPORTED and keyword in known:
-                self.unsupported(keyword, pointer, UNSUPPORTED[keyword])
-            elif keyword not in known:
+            if keyword not in known and not self._dependency_keyword(schema, keyword) and not (
+                    keyword == "additionalItems" and isinstance(schema.get("items"), list)):
                 if self.unknown_keywords == "error":
                     raise SchemaError(f"unknown keyword for {self.doc.draft} (unknown_keywords='error')",
                                       pointer=pointer, keyword=keyword)
                 self.unknown.append((pointer, keyword))
 
-    def unsupported(self, keyword: str, pointer: str, what: str) -> None:
-        message = f"{what} cannot be enforced by a grammar"
+    def unsupported(self, keyword: str, pointer: str, what: str, why: str = "cannot be enforced by a grammar") -> None:
+        message = f"{what} {why}"
         if self.strict:
             raise UnsupportedSchemaError(message + " (pass strict=False to enforce a superset)",
                                          pointer=pointer, keyword=keyword)
@@ -175,6 +294,8 @@ class Reader:
         array = self._array(schema, where)
         obj = self._object(schema, where)
         enum = None
+        if not types:
+            return NOTHING
         if "enum" in schema:
             values = schema["enum"]
             if not isinstance(values, list):
@@ -186,8 +307,10 @@ class Reader:
         if "const" in schema and "const" in known:
             const = (schema["const"],)
             enum = const if enum is None else intersect_values(enum, const)
-        if not types:
-            return NOTHING
+        if enum is not None:  # candidates of another type are out now
+            enum = tuple(v for v in enum if json_type(v) in types or (json_type(v) == "integer" and "number" in types))
+            if not enum:
+                return NOTHING
         typed = Typed(types, string, number, array, obj, enum, pointer)
         return ANY if typed.unconstrained else typed
 
@@ -232,7 +355,9 @@ class Reader:
                            for i, s in enumerate(_schema_list(schema["prefixItems"], pointer, "prefixItems")))
         if "items" in schema:
             value = schema["items"]
-            if isinstance(value, list) and "prefixItems" not in known:  # the array form of older drafts
+            if isinstance(value, list) and ("prefixItems" not in known
+                                            or (not self.doc.explicit and "prefixItems" not in schema)):
+                # the array form of older drafts (also without $schema: see the module docstring)
                 prefix = tuple(_sub(s, f"{pointer}/items/{i}", where) for i, s in enumerate(value))
                 if "additionalItems" in schema:
                     items = _sub(_schema(schema["additionalItems"], pointer, "additionalItems"),
@@ -241,9 +366,24 @@ class Reader:
                 items = _sub(_schema(value, pointer, "items"), f"{pointer}/items", where)
         lo = _count(schema, "minItems", pointer) or 0
         hi = _count(schema, "maxItems", pointer)
-        if not prefix and items.is_true and lo == 0 and hi is None:
+        contains: tuple[Contains, ...] = ()
+        if "contains" in schema and "contains" in known:
+            sub = _sub(_schema(schema["contains"], pointer, "contains"), f"{pointer}/contains", where)
+            least = _count(schema, "minContains", pointer) if "minContains" in known else None
+            most = _count(schema, "maxContains", pointer) if "maxContains" in known else None
+            least = 1 if least is None else least
+            if least > 0 or most is not None or self.doc.unevaluated:  # else only an annotation
+                contains = (Contains(sub, least, most, 0, pointer, True),)
+        unique = False
+        if "uniqueItems" in schema:
+            if not isinstance(schema["uniqueItems"], bool):
+                raise SchemaError("must be a boolean", pointer=_at(pointer, "uniqueItems"), keyword="uniqueItems")
+            unique = schema["uniqueItems"] and hi != 0 and hi != 1  # at most one item: always unique
+        items_given = self.doc.unevaluated and ("items" in schema and not isinstance(schema["items"], list) or (
+            "additionalItems" in schema and isinstance(schema.get("items"), list)))
+        if not prefix and items.is_true and not items_given and lo == 0 and hi is None and not contains and not unique:
             return NO_ARRAY
-        return ArrayC(prefix, items, lo, hi)
+        return ArrayC(prefix, items, lo, hi, contains, unique, pointer, None if items_given else len(prefix))
 
     def _object(self, schema: dict, where: Where) -> ObjectC:
         pointer = where.pointer
@@ -270,13 +410,19 @@ class Reader:
             names = _sub(_schema(schema["propertyNames"], pointer, "propertyNames"), f"{pointer}/propertyNames", where)
         lo = _count(schema, "minProperties", pointer) or 0
         hi = _count(schema, "maxProperties", pointer)
-        parts = (ObjectPart(props, patterns, additional, pointer),) if (props or patterns or not additional.is_true) else ()
+        given = "additionalProperties" in schema and self.doc.unevaluated  # only unevaluated* asks
+        parts = ((ObjectPart(props, patterns, additional, pointer, True, given),)
+                 if (props or patterns or given or not additional.is_true) else ())
         if not parts and not required and names.is_true and lo == 0 and hi is None:
             return NO_OBJECT
         return ObjectC(parts, required, names, lo, hi)
 
 
 TRUE_SUB = Sub()
+
+
+class _Cycle(Exception):
+    """A peek reached a schema being read (see :meth:`Reader.peek`)."""
 
 
 def _base(where: Where) -> str:

@@ -16,7 +16,7 @@ from ..engine.expr import ExprFactory
 from ..engine.lower import Lowering
 from ..grammar.regex import parse_regex
 from .formats import format_language
-from .model import AnyOf, Node, Nothing, NumberC, ObjectC, StringC, Typed, json_type
+from .model import AnyOf, ArrayC, Node, Nothing, NumberC, ObjectC, StringC, Typed, canonical, json_type
 
 if TYPE_CHECKING:
     from .reader import Reader
@@ -45,19 +45,16 @@ class Validator:
         if not (kind in types or (kind == "integer" and "number" in types)):
             return False
         if t.enum is not None:
-            from .model import canonical
-
             if canonical(value) not in {canonical(v) for v in t.enum}:
                 return False
+        if t.excluded and canonical(value) in {canonical(v) for v in t.excluded}:
+            return False
         if kind == "string":
             return self._string(t.string, value)
         if kind in ("integer", "number"):
             return _number(t.number, value)
         if kind == "array":
-            a = t.array
-            if len(value) < a.min_items or (a.max_items is not None and len(value) > a.max_items):
-                return False
-            return all(self.accepts(self.reader.read(a.at(i)), v) for i, v in enumerate(value))
+            return self._array(t.array, value)
         if kind == "object":
             return self._object(t.object, value)
         return True
@@ -72,20 +69,45 @@ class Validator:
         for name in s.formats:
             if not self._matches(("format", name), data):
                 return False
+        for pattern, _ in s.not_patterns:
+            if self._matches(("pattern", pattern), data):
+                return False
+        for name in s.not_formats:
+            if self._matches(("complement-format", name), data, unknown=False):
+                return False
         return True
 
-    def _matches(self, key: tuple[str, str], data: bytes) -> bool:
+    def _matches(self, key: tuple[str, str], data: bytes, *, unknown: bool = True) -> bool:
+        """Does ``data`` match the pattern or format? ``unknown``: the answer for a format
+        that is not known (it constrains nothing; its complement is nothing)."""
         expr = self._languages.get(key)
         if expr is None:
             kind, text = key
-            node = parse_regex(text, search=True) if kind == "pattern" else format_language(text)
-            if node is None:  # an unknown format constrains nothing
+            if kind == "pattern":
+                node = parse_regex(text, search=True)
+            else:
+                node = format_language(text, complement=kind == "complement-format")
+            if node is None:
                 self._languages[key] = False
-                return True
+                return unknown
             expr = self._languages[key] = self._lowering.lower(node)
         if expr is False:
-            return True
+            return unknown
         return self._lowering.factory.matches(expr, data)
+
+    def _array(self, a: ArrayC, value: list) -> bool:
+        if len(value) < a.min_items or (a.max_items is not None and len(value) > a.max_items):
+            return False
+        if not all(self.accepts(self.reader.read(a.at(i)), v) for i, v in enumerate(value)):
+            return False
+        for c in a.contains:
+            sub = self.reader.read(c.sub)
+            hits = sum(1 for v in value[c.start:] if self.accepts(sub, v))
+            if hits < c.min or (c.max is not None and hits > c.max):
+                return False
+        if a.unique and len({canonical(v) for v in value}) < len(value):
+            return False
+        return True
 
     def key_matches(self, pattern: str, key: str) -> bool:
         """Does a ``patternProperties`` pattern match a property name?"""
@@ -100,17 +122,15 @@ class Validator:
             names = self.reader.read(o.names)
             if not all(self.accepts(names, k) for k in value):
                 return False
+        logic = self.reader.logic
         for key, v in value.items():
             for part in o.parts:
-                subs = []
-                declared = part.declared(key)
-                if declared is not None:
-                    subs.append(declared)
-                subs.extend(sub for p, sub in part.patterns if self.key_matches(p, key))
-                if not subs:
-                    subs.append(part.additional)
-                if not all(self.accepts(self.reader.read(s), v) for s in subs):
+                if not self.accepts(self.reader.read(logic.member_value(part, key, part.declared(key))), v):
                     return False
+        for e in o.exists:
+            sub = self.reader.read(e.value)
+            if not any(self.accepts(e.key, k) and self.accepts(sub, v) for k, v in value.items()):
+                return False
         return True
 
 
@@ -120,4 +140,6 @@ def _number(n: NumberC, value: Any) -> bool:
         return False
     if n.maximum is not None and (d > n.maximum[0] or (n.maximum[1] and d == n.maximum[0])):
         return False
-    return all(d % m == 0 for m in n.multiples)
+    if n.fraction and d == d.to_integral_value():
+        return False
+    return all(d % m == 0 for m in n.multiples) and not any(d % m == 0 for m in n.not_multiples)

