@@ -160,3 +160,52 @@ def test_every_limit_is_enforced_somewhere():
     source = "\n".join(p.read_text() for p in pathlib.Path("enforcer").rglob("*.py") if p.name != "limits.py")
     for field in dataclasses.fields(Limits):
         assert f".{field.name}" in source, field.name
+
+
+# -- drafts: $schema decides what a keyword means ---------------------------------------------------
+
+def _accepts_bytes(grammar, text: str) -> bool:
+    matcher = grammar.matcher()
+    for byte in text.encode():
+        if not matcher.is_token_allowed(byte):
+            return False
+        matcher.advance(byte)
+    return matcher.is_complete()
+
+
+@pytest.mark.parametrize("schema, accepted, rejected", [
+    # draft-04 (OpenAPI 3.0): boolean exclusiveMinimum
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "type": "number", "minimum": 5, "exclusiveMinimum": True},
+     ["6", "5.5"], ["5", "4"]),
+    # draft-04 to 2019-09: items as an array, additionalItems
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "type": "array",
+      "items": [{"type": "integer"}, {"type": "string"}], "additionalItems": False},
+     ['[1,"a"]', "[1]"], ['[1,2]', '[1,"a",3]']),
+    # draft-07: keywords beside $ref are ignored
+    ({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"a": {"type": "integer"}},
+      "$ref": "#/definitions/a", "type": "string"},
+     ["1"], ['"x"']),
+    # 2020-12 (no $schema): beside $ref they apply
+    ({"$defs": {"a": {"type": "integer"}}, "$ref": "#/$defs/a", "minimum": 3}, ["3"], ["2", '"x"']),
+])
+def test_the_draft_of_the_schema_decides(schema, accepted, rejected):
+    from enforcer import compile_json_schema
+    from enforcer.cli.constraints import byte_vocabulary
+
+    grammar = compile_json_schema(schema, byte_vocabulary())
+    for text in accepted:
+        assert _accepts_bytes(grammar, text), text
+    for text in rejected:
+        assert not _accepts_bytes(grammar, text), text
+
+
+def test_unknown_keywords_are_listed_or_refused():
+    from enforcer import compile_json_schema
+    from enforcer.cli.constraints import byte_vocabulary
+
+    grammar = compile_json_schema({"type": "object", "properties": {"a": {"type": "string", "maxLenght": 3}}},
+                                  byte_vocabulary())
+    assert grammar.unknown_keywords == [("#/properties/a", "maxLenght")]
+    with pytest.raises(SchemaError) as info:
+        compile_json_schema({"type": "string", "maxLenght": 3}, byte_vocabulary(), unknown_keywords="error")
+    assert info.value.keyword == "maxLenght"
