@@ -29,11 +29,12 @@ def test_check_a_shipped_schema():
 
 def test_check_names_unsupported_keywords_with_pointers(tmp_path):
     schema = tmp_path / "s.json"
-    schema.write_text(json.dumps({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}},
-                                  "if": {"required": ["a"]}, "then": {"required": ["b"]}}))
+    schema.write_text(json.dumps({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True},
+                                                                   "rows": {"type": "array", "items": {
+                                                                       "type": "array", "uniqueItems": True}}}}))
     result = run("check", "--schema", str(schema))
     assert result.returncode == 1
-    assert "'uniqueItems' at #/properties/tags" in result.stdout and "'if' at #" in result.stdout
+    assert "'uniqueItems' at #/properties/tags" in result.stdout and "'uniqueItems' at #/properties/rows/items" in result.stdout
 
 
 def test_check_lists_unknown_keywords(tmp_path):
@@ -49,7 +50,8 @@ def test_check_lists_unknown_keywords(tmp_path):
     (None, 2, "schema file not found"),
     ("{not json", 2, "is not valid JSON: Expecting property name"),
     (json.dumps({"type": "strin"}), 2, "'type' at #/type"),
-    (json.dumps({"not": {}}), 1, "'not' at #"),
+    (json.dumps({"type": "array", "uniqueItems": True}), 1, "'uniqueItems' at #"),
+    (json.dumps({"not": {}}), 2, "admits no value"),
 ])
 def test_errors_are_one_line(tmp_path, content, code, message):
     path = tmp_path / "schema.json"
