@@ -181,8 +181,8 @@ def test_bounded_repetition_shares_masks(llama3_tokenizer, llama3_vocab):
 
 
 def test_unsupported_regex_names_the_construct(llama3_vocab):
-    with pytest.raises(UnsupportedSchemaError, match="lookahead"):
-        compile_regex(r"(?=a)b", llama3_vocab)
+    with pytest.raises(UnsupportedSchemaError, match="lookbehind"):
+        compile_regex(r"(?<=a)b", llama3_vocab)
     with pytest.raises(UnsupportedSchemaError, match="backreference"):
         compile_regex(r"(a)\1", llama3_vocab)
 
