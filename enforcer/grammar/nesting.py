@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import LimitExceededError
 
@@ -22,16 +22,25 @@ on 5,000-level schemas, regexes and grammars, with margin)."""
 
 def regex_depth(pattern: str) -> int:
     """The deepest group nesting of an ECMA-262 pattern (escapes and classes skipped)."""
+    return _deepest(pattern, _regex_skip)
+
+
+def gbnf_depth(text: str) -> int:
+    """The deepest parenthesis nesting of a GBNF grammar (strings, classes, comments skipped)."""
+    return _deepest(text, _gbnf_skip)
+
+
+def _deepest(text: str, skip: Callable[[str, int], int | None]) -> int:
+    """The deepest nesting of parentheses in ``text``; ``skip(text, i)`` is the index after a
+    construct starting at ``i`` whose parentheses do not count (``None``: none starts there)."""
     depth = deepest = 0
-    i, n = 0, len(pattern)
+    i, n = 0, len(text)
     while i < n:
-        c = pattern[i]
-        if c == "\\":
-            i += 2
+        after = skip(text, i)
+        if after is not None:
+            i = after
             continue
-        if c == "[":
-            i = _class_end(pattern, i + 1)
-            continue
+        c = text[i]
         if c == "(":
             depth += 1
             deepest = max(deepest, depth)
@@ -41,28 +50,28 @@ def regex_depth(pattern: str) -> int:
     return deepest
 
 
-def gbnf_depth(text: str) -> int:
-    """The deepest parenthesis nesting of a GBNF grammar (strings, classes, comments skipped)."""
-    depth = deepest = 0
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c == "[":
-            i = _class_end(text, i + 1) - 1
-        elif c == "#":
-            while i < n and text[i] != "\n":
-                i += 1
-        elif c == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c == ")":
-            depth = max(0, depth - 1)
+def _regex_skip(text: str, i: int) -> int | None:
+    c = text[i]
+    if c == "\\":
+        return i + 2
+    if c == "[":
+        return _class_end(text, i + 1)
+    return None
+
+
+def _gbnf_skip(text: str, i: int) -> int | None:
+    c = text[i]
+    if c == '"':
         i += 1
-    return deepest
+        while i < len(text) and text[i] != '"':
+            i += 2 if text[i] == "\\" else 1
+        return i + 1
+    if c == "[":
+        return _class_end(text, i + 1)
+    if c == "#":
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end + 1
+    return None
 
 
 def _class_end(text: str, i: int) -> int:
