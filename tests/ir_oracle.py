@@ -36,6 +36,7 @@ from enforcer.grammar.ir import (
     Repeat,
     Rules,
     Seq,
+    Words,
 )
 
 __all__ = ["matches", "ends", "node_count"]
@@ -76,6 +77,8 @@ class _Matcher:
             return frozenset(
                 i + 1 for i in starts if i < len(s) and _in_ranges(node.ranges, ord(s[i]))
             )
+        if isinstance(node, Words):
+            return frozenset(j for i in starts for j in range(i, len(s) + 1) if s[i:j].encode() in node.words)
         if isinstance(node, JsonChar):  # a character in any of its JSON spellings
             return self.ends(node.spelled, starts)
         if isinstance(node, Divisible):

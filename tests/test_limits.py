@@ -88,6 +88,25 @@ def test_a_thousand_required_properties(compiler, llama3_tokenizer):
     assert not _accepts(grammar, llama3_tokenizer, text.replace('"p500":500,', ""))
 
 
+def test_five_thousand_optional_properties_in_schema_order(compiler, llama3_tokenizer):
+    """One members node whose states are built as generation reaches them (a chain as long as
+    the member list made the first mask and every value's end linear in the members)."""
+    n = 5000
+    schema = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(n)},
+              "required": ["p2500"], "additionalProperties": {"type": "boolean"}}
+    grammar = compiler.compile_json_schema(schema)
+
+    def text(*pairs):
+        return json.dumps(dict(pairs), separators=(",", ":"))
+
+    assert _accepts(grammar, llama3_tokenizer, text(("p0", 1), ("p17", 2), ("p2500", 3), ("p4999", 4), ("x", True)))
+    assert _accepts(grammar, llama3_tokenizer, text(("p2500", 3)))
+    assert not _accepts(grammar, llama3_tokenizer, text(("p17", 1), ("p0", 2), ("p2500", 3)))  # out of order
+    assert not _accepts(grammar, llama3_tokenizer, text(("p0", 1), ("p4999", 2)))  # the required one skipped
+    assert not _accepts(grammar, llama3_tokenizer, text(("p2500", 1), ("x", True), ("p2501", 2)))  # extra first
+    assert not _accepts(grammar, llama3_tokenizer, text(("p2500", 1), ("x", 2)))  # extra's value
+
+
 def test_a_large_enum_compiles_as_a_shared_prefix_tree(compiler, llama3_tokenizer):
     rng = random.Random(7)
     values = sorted({f"value-{rng.randrange(10**9)}" for _ in range(20_000)})
@@ -98,16 +117,36 @@ def test_a_large_enum_compiles_as_a_shared_prefix_tree(compiler, llama3_tokenize
     assert not _accepts(grammar, llama3_tokenizer, json.dumps("value-"))
 
 
-def test_enum_trie_keeps_every_value_and_no_other():
-    from enforcer.schema.emit import _string_trie
+@pytest.mark.parametrize("size", [11, 3000])  # built whole, and lazily past _EAGER_WORDS
+def test_word_trie_keeps_every_word_and_no_other(size):
+    from enforcer.engine.expr import ExprFactory
+    from enforcer.engine.lower import _EAGER_WORDS, word_trie
+
+    rng = random.Random(size)
+    words = {b"", b"a", b"ab", b"abc", b"abd", b"b", b"ba", b"xyz", b"xy", b"\xff", b"\xff\xff\x00"}
+    while len(words) < size:
+        words.add(bytes(rng.choice(b"ab\xfe\xff") for _ in range(rng.randint(0, 9))))
+    assert (size > _EAGER_WORDS) == (len(words) > _EAGER_WORDS)
+    f = ExprFactory()
+    trie = word_trie(f, list(words) + [b"ab"])
+    for word in words:
+        assert f.matches(trie, word), word
+    others = {bytes(rng.choice(b"ab\xfe\xff") for _ in range(rng.randint(0, 10))) for _ in range(3000)}
+    for word in others - words:
+        assert not f.matches(trie, word), word
+
+
+def test_enum_string_bodies_in_every_spelling():
+    from enforcer.schema.json_text import string_bodies
     from tests.ir_oracle import matches
 
-    values = ["", "a", "ab", "abc", "abd", "b", "ba", "xyz", "xy", "é", "a\"b"]
-    node = _string_trie(values + ["ab"])
+    values = ["", "a", "ab", "abc", "é", "a\"b", "x/y"]
+    node = string_bodies(values + ["ab"])
     for text in values:
-        assert matches(node, text.replace('"', '\\"')), text
-    for text in ("abcd", "x", "bb", "c", "a\"", "y"):
-        assert not matches(node, text.replace('"', '\\"')), text
+        assert matches(node, json.dumps(text)[1:-1]), text  # escaped: \u00e9, \"
+        assert matches(node, text.replace('"', '\\"')), text  # raw
+    for text in ("abcd", "x", "a\\\"", "b"):
+        assert not matches(node, text), text
 
 
 # -- repetition: nested counts are one counter -----------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import enforcer
-from enforcer import EnforcerError, SchemaError, TokenRejectedError, Vocabulary
+from enforcer import EnforcerError, SchemaError
 from enforcer.service import (Constraint, ConstraintError, ConstraintService, GrammarCache, GuardedMatcher,
                               parse_constraint, validate_constraint)
 

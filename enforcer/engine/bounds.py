@@ -26,7 +26,6 @@ assumes the best case). Per run: a shortest-path over its positions (a few dozen
 
 from __future__ import annotations
 
-import heapq
 from typing import TYPE_CHECKING
 
 from ..trie import TokenTrie

@@ -53,7 +53,7 @@ import numpy as np
 
 from .automaton import DEAD
 from .bounds import LiteralBounds
-from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
+from .expr import ALT, AND, BYTES, CLASS, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
 
 if TYPE_CHECKING:
     from .grammar import Grammar

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import SchemaError
 from ..vocab import Vocabulary
 from .automaton import DEAD, Automaton, concat_ranges, tokens_at
-from .expr import ALT, AND, BYTES, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, Expr
+from .expr import ALT, BYTES, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
 from .lexemes import LexemeInfo, LexemeSpace
 
 if TYPE_CHECKING:

@@ -13,11 +13,12 @@ must not meet.
 
 from __future__ import annotations
 
+import bisect
 from functools import lru_cache
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterable
 
 from ..grammar import ir
-from .expr import Expr, ExprFactory
+from .expr import NEVER, SEQ, Expr, ExprFactory
 
 _MAX_BY_LENGTH = (0x7F, 0x7FF, 0xFFFF, 0x10FFFF)
 
@@ -100,7 +101,7 @@ class Lowering:
         self._memo: dict[int, dict[int, tuple[ir.Node, Expr]]] = {}  # depth -> id(node) -> (node, expr)
         self.refs: dict[Hashable, Expr] = {}  # (rule name, depth) -> its reference expression
         self.specials: set[str] = set()  # the special tokens named so far
-        self._orders: list[tuple] = []  # any-order objects: (members, extra, lo, hi)
+        self._orders: list[_MemberList] = []  # the ir.Members nodes lowered, by index
         self._keep: list[ir.Node] = []
         self._depths = bool(rules is not None and rules.indent)  # without indentation, depth changes nothing
         self._builders = self._builder_table()
@@ -226,9 +227,10 @@ class Lowering:
             ir.Complement: lambda n, d, m: f.complement(m[id(n.item)][1]),
             ir.Ref: lambda n, d, m: self.reference(n.name, d + n.depth),
             ir.Indent: indent,
-            ir.AnyOrder: lambda n, d, m: self._any_order(n, d),
+            ir.Members: lambda n, d, m: self._members(n, d),
             ir.Lazy: lazy,
             ir.Divisible: divisible,
+            ir.Words: lambda n, d, m: word_trie(f, n.words),
         }
 
     # -- remainder automata (integer multipleOf) ------------------------------------------------
@@ -258,53 +260,227 @@ class Lowering:
                 options.append(f.seq(f.byte_ranges(_digit_ranges(ds)), self._remainder(k, t, left - 1)))
         return f.alt(*options)
 
-    # -- any-order objects --------------------------------------------------------------------
+    # -- object members (ir.Members) -----------------------------------------------------------
 
-    def _any_order(self, node: ir.AnyOrder, depth: int) -> Expr:
+    def _members(self, node: ir.Members, depth: int) -> Expr:
+        f = self.factory
         members = tuple((self.lower(first, depth), self.lower(later, depth), required)
                         for first, later, required in node.members)
         extra = None if node.extra is None else (self.lower(node.extra[0], depth), self.lower(node.extra[1], depth))
         index = len(self._orders)
-        self._orders.append((members, extra, node.min, node.max))
-        return self._order_ref(index, (1 << len(members)) - 1, 0, False)
+        self._orders.append(_MemberList(f, members, extra, node.min, node.max, node.ordered))
+        return self._member_ref(index, 0 if node.ordered else (1 << len(members)) - 1, 0, False)
 
-    def _order_ref(self, index: int, remaining: int, count: int, started: bool) -> Expr:
-        _, _, lo, hi = self._orders[index]
-        cap = hi if hi is not None else lo
-        key = (self._namespace, ("any-order", index, remaining, min(count, cap), started), 0)
+    def _member_ref(self, index: int, left: int, count: int, started: bool, after_sep: bool = False) -> Expr:
+        """The state of members object ``index``: ``left`` is the set of members that remain
+        (a bit mask) in any order, the next member allowed in order; ``count`` members written
+        (capped where the bounds stop telling counts apart); ``after_sep``: the separator is read."""
+        order = self._orders[index]
+        key = (self._namespace, ("members", index, left, min(count, order.cap), started, after_sep), 0)
         ref = self.factory.ref(key)
         if ref.body is None and ref.resolve is None:
-            ref.resolve = lambda: self._order_body(index, remaining, count, started)
+            ref.resolve = lambda: self._member_body(index, left, count, started, after_sep)
         return ref
 
-    def _order_body(self, index: int, remaining: int, count: int, started: bool) -> Expr:
-        """Any remaining declared member next, or an extra one, or the end. A step is offered
-        only if the object can still be completed after it (room for the required members
-        under the maximum, enough left for the minimum): every state must be completable."""
+    def _member_body(self, index: int, left: int, count: int, started: bool, after_sep: bool) -> Expr:
+        """Any member that may come next, or an extra one, or the end. A step is offered only if
+        the object can still be completed after it (room for the required members under the
+        maximum, enough left for the minimum): every state must be completable.
+
+        After a member, when every member's text is the separator followed by its first text,
+        the state is "end, or the separator and then the choice": what follows a value then
+        has two branches however many members remain, and only the state after the separator
+        lists them (a value's every byte would otherwise see the whole list)."""
         f = self.factory
-        members, extra, lo, hi = self._orders[index]
-        never = f.never
-
-        def feasible(left: int, n: int) -> bool:
-            required = [i for i in _bits(left) if members[i][2]]
-            if any(members[i][0] is never for i in required):
-                return False
-            if hi is not None and n + len(required) > hi:
-                return False
-            available = sum(1 for i in _bits(left) if members[i][0] is not never)
-            return extra is not None or n + available >= lo
-
+        order = self._orders[index]
+        if started and order.sep is not None and not after_sep:
+            options = []
+            if order.steps(left, count):
+                options.append(f.seq(order.sep, self._member_ref(index, left, count, True, True)))
+            if order.may_end(left, count):
+                options.append(f.empty)
+            return f.alt(*options)
         options = []
-        for i in _bits(remaining):
-            first, later, _ = members[i]
-            if first is not never and feasible(remaining & ~(1 << i), count + 1):
-                options.append(f.seq(later if started else first,
-                                     self._order_ref(index, remaining & ~(1 << i), count + 1, True)))
-        if extra is not None and feasible(remaining, count + 1):
-            options.append(f.seq(extra[1] if started else extra[0], self._order_ref(index, remaining, count + 1, True)))
-        if started and count >= lo and not any(members[i][2] for i in _bits(remaining)):
+        for member, nxt in order.steps(left, count):
+            if member is None:
+                first, later = order.extra  # type: ignore[misc]
+            else:
+                first, later = order.members[member][0], order.members[member][1]
+            text = first if after_sep or not started else later
+            options.append(f.seq(text, self._member_ref(index, nxt, count + 1, True)))
+        if started and not after_sep and order.may_end(left, count):
             options.append(f.empty)
         return f.alt(*options)
+
+
+class _MemberList:
+    """One :class:`ir.Members` node, lowered: its members' texts and what decides a step."""
+
+    def __init__(self, f: ExprFactory, members: tuple, extra: tuple | None, lo: int, hi: int | None,
+                 ordered: bool):
+        self.members, self.extra, self.lo, self.hi, self.ordered = members, extra, lo, hi, ordered
+        self.cap = hi if hi is not None else lo
+        never = f.never
+        n = len(members)
+        # suffix counts (in order, the members at or after i) of required and writable members
+        self.required_after = [0] * (n + 1)
+        self.available_after = [0] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            self.required_after[i] = self.required_after[i + 1] + bool(members[i][2])
+            self.available_after[i] = self.available_after[i + 1] + (members[i][0] is not never)
+        self.blocked_after = [False] * (n + 1)  # a required member at or after i has no text
+        for i in range(n - 1, -1, -1):
+            self.blocked_after[i] = self.blocked_after[i + 1] or (members[i][2] and members[i][0] is never)
+        texts = [(m[0], m[1]) for m in members] + ([extra] if extra is not None else [])
+        heads = {later.args[0] if later.kind == SEQ and later.args[1] is first else None for first, later in texts}
+        self.sep = heads.pop() if len(heads) == 1 else None  # the separator every later text starts with
+
+    def _remaining(self, left: int) -> tuple[int, int, bool]:
+        """Required, available members among ``left``, and whether a required one can't be written."""
+        if self.ordered:
+            return self.required_after[left], self.available_after[left], self.blocked_after[left]
+        members = self.members
+        required = [i for i in _bits(left) if members[i][2]]
+        blocked = any(members[i][0].kind == NEVER for i in required)
+        available = sum(1 for i in _bits(left) if members[i][0].kind != NEVER)
+        return len(required), available, blocked
+
+    def feasible(self, left: int, count: int) -> bool:
+        required, available, blocked = self._remaining(left)
+        if blocked or (self.hi is not None and count + required > self.hi):
+            return False
+        return self.extra is not None or count + available >= self.lo
+
+    def may_end(self, left: int, count: int) -> bool:
+        return count >= self.lo and self._remaining(left)[0] == 0
+
+    def steps(self, left: int, count: int) -> list[tuple[int | None, int]]:
+        """``(member, left after it)`` for each member that may come next (``None``: an extra
+        one); in order, the members up to the first required one, then the extras."""
+        out: list[tuple[int | None, int]] = []
+        members = self.members
+        n = len(members)
+        if self.ordered:
+            for i in range(left, n):
+                if members[i][0].kind != NEVER and self.feasible(i + 1, count + 1):
+                    out.append((i, i + 1))
+                if members[i][2]:
+                    break
+            if self.extra is not None and self.required_after[left] == 0 and self.feasible(n, count + 1):
+                out.append((None, n))
+        else:
+            for i in _bits(left):
+                if members[i][0].kind != NEVER and self.feasible(left & ~(1 << i), count + 1):
+                    out.append((i, left & ~(1 << i)))
+            if self.extra is not None and self.feasible(left, count + 1):
+                out.append((None, left))
+        return out
+
+
+_EAGER_WORDS = 1024
+"""Word sets up to this size are built whole: equal sets of two grammars are then the same
+expression (interned), so what one walked the other finds. Larger ones are built lazily."""
+
+
+def word_trie(f: ExprFactory, words: Iterable[bytes]) -> Expr:
+    """One of ``words`` as a compressed trie: an alternative per first differing byte, one
+    literal per run without a branch; a derivative follows one branch.
+
+    Up to :data:`_EAGER_WORDS` words, built whole from the sorted words with a stack of the
+    open nodes on the previous word's path (no recursion, one pass). Beyond, each branching
+    node is a reference over a range of the sorted words, built when a derivative first enters
+    it: an enum of 100,000 values costs its sort at compile and a few nodes per step."""
+    ordered = sorted(set(words))
+    if len(ordered) > _EAGER_WORDS:
+        return _LazyWords(f, ordered).node(0, len(ordered), 0)
+    stack: list[_TrieFrame] = [_TrieFrame(0, b"")]
+    previous = b""
+    for word in ordered:
+        shared = _common_prefix(previous, word)
+        _close(f, stack, shared)
+        if len(word) == shared:
+            stack[-1].end = True  # only at the root: sorted unique words extend their prefixes
+        else:
+            stack.append(_TrieFrame(len(word), word, end=True))
+        previous = word
+    _close(f, stack, 0)
+    root = stack[0]
+    return f.alt(*([f.empty] if root.end else []), *root.options)
+
+
+class _LazyWords:
+    """A large sorted word list whose trie nodes are built on demand. A node is a range of the
+    list whose words share their first ``depth`` bytes; its children are the sub-ranges by the
+    next byte, found by bisection."""
+
+    def __init__(self, f: ExprFactory, words: list[bytes]):
+        self.f, self.words = f, words
+        self.token = object()  # keys the references of this list in the factory
+
+    def node(self, lo: int, hi: int, depth: int) -> Expr:
+        """``words[lo:hi]`` past their first ``depth`` bytes."""
+        if hi - lo == 1:
+            return self.f.literal(self.words[lo][depth:])
+        ref = self.f.ref((self.token, lo, hi, depth))
+        if ref.body is None and ref.resolve is None:
+            ref.resolve = lambda: self._body(lo, hi, depth)
+        return ref
+
+    def _body(self, lo: int, hi: int, depth: int) -> Expr:
+        f, words = self.f, self.words
+        first = words[lo]
+        shared = _common_prefix(first, words[hi - 1])  # sorted: the range's common prefix
+        options = []
+        if len(first) == shared:  # the shortest word ends here (it sorts first)
+            options.append(f.empty)
+            lo += 1
+        while lo < hi:
+            byte = words[lo][shared]
+            end = hi if byte == 255 else bisect.bisect_left(words, first[:shared] + bytes([byte + 1]), lo, hi)
+            options.append(f._seq2(f.literal(bytes([byte])), self.node(lo, end, shared + 1)))
+            lo = end
+        return f._seq2(f.literal(first[depth:shared]), f.alt(*options))
+
+
+class _TrieFrame:
+    """A trie node still open: its depth, a word through it, whether a word ends there, and the
+    finished branches below it (each with its edge)."""
+
+    __slots__ = ("depth", "word", "end", "options")
+
+    def __init__(self, depth: int, word: bytes, end: bool = False):
+        self.depth, self.word, self.end = depth, word, end
+        self.options: list[Expr] = []
+
+
+def _close(f: ExprFactory, stack: list[_TrieFrame], depth: int) -> None:
+    """Finish the open nodes deeper than ``depth``, hanging each below its parent; a node at
+    ``depth`` itself is opened where the path has none (an edge split in two)."""
+    while stack[-1].depth > depth:
+        node = stack.pop()
+        options = node.options
+        if not options:
+            body = f.empty  # a leaf: a word ends here
+        elif len(options) == 1 and not node.end:
+            body = options[0]
+        else:
+            body = f.alt(f.empty, *options) if node.end else f.alt(*options)
+        parent = stack[-1]
+        if parent.depth < depth:
+            parent = _TrieFrame(depth, node.word)
+            stack.append(parent)
+        parent.options.append(f._seq2(f.literal(node.word[parent.depth:node.depth]), body))
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """The length of the common prefix of two byte strings, in C: the first differing byte is
+    where the big-endian XOR of the two has its top bit."""
+    n = min(len(a), len(b))
+    x, y = a[:n], b[:n]
+    if x == y:
+        return n
+    diff = int.from_bytes(x, "big") ^ int.from_bytes(y, "big")
+    return n - (diff.bit_length() + 7) // 8
 
 
 def _bits(mask: int) -> list[int]:
@@ -340,7 +516,7 @@ def _digit_ranges(digits: list[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-_OWN = frozenset({ir.Ref, ir.Lazy, ir.Indent, ir.AnyOrder, ir.Special})
+_OWN = frozenset({ir.Ref, ir.Lazy, ir.Indent, ir.Members, ir.Special})
 """IR node types whose expressions depend on the grammar (its rules, its indentation, its
 special tokens): they and what holds them are never shared between grammars."""
 

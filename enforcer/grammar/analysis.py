@@ -36,7 +36,7 @@ def _children(node: ir.Node) -> tuple[ir.Node, ...]:
         return node.items
     if isinstance(node, (ir.Repeat, ir.Lexeme, ir.Complement, ir.Lazy)):
         return (node.item,)
-    if isinstance(node, ir.AnyOrder):
+    if isinstance(node, ir.Members):
         out = [first for first, _, _ in node.members]
         if node.extra is not None:
             out.append(node.extra[0])
@@ -77,7 +77,9 @@ def _nullable_step(nullable: set[Hashable]) -> Callable:
             return bool(value(node.item))
         if isinstance(node, ir.Ref):
             return node.name in nullable
-        return False  # terminals, Never, AnyOrder (a member at least), Intersect/Complement
+        if isinstance(node, ir.Words):
+            return b"" in node.words
+        return False  # terminals, Never, Members (a member at least), Intersect/Complement
     return combine
 
 
@@ -92,6 +94,8 @@ def _productivity_formula(is_empty: Callable[[ir.Node], bool] | None) -> Callabl
             return bool(node.ranges)
         if isinstance(node, ir.Divisible):
             return True  # "0" is a multiple of every k
+        if isinstance(node, ir.Words):
+            return bool(node.words)
         if isinstance(node, ir.Seq):
             return _conj([value(x) for x in node.items])
         if isinstance(node, ir.Alt):
@@ -100,7 +104,7 @@ def _productivity_formula(is_empty: Callable[[ir.Node], bool] | None) -> Callabl
             return True if node.min == 0 else value(node.item)
         if isinstance(node, (ir.Lexeme, ir.Lazy)):
             return value(node.item)
-        if isinstance(node, ir.AnyOrder):
+        if isinstance(node, ir.Members):
             required = [value(first) for first, _, req in node.members if req]
             some = [value(first) for first, _, _ in node.members]
             if node.extra is not None:
@@ -201,7 +205,7 @@ def _left_corners(rules: Mapping[Hashable, ir.Node], nullable: set[Hashable]) ->
                 if not is_nullable(item):
                     break
             return frozenset(out)
-        if isinstance(node, (ir.Alt, ir.AnyOrder)):
+        if isinstance(node, (ir.Alt, ir.Members)):
             out = set()
             for item in _children(node):
                 out |= value(item)  # type: ignore[operator]

@@ -199,25 +199,41 @@ class JsonChar:
     spelled: "Node"
 
 
+@dataclass(frozen=True, eq=False)
+class Words:
+    """Exactly one of ``words`` (distinct byte strings): an enum's values, the declared keys of an
+    object. The engine builds them as one compressed trie of bytes (shared prefixes once), in a
+    loop over the sorted words: 100,000 values are one node here, not a tree of IR nodes."""
+
+    words: tuple[bytes, ...]
+
+
 @dataclass(frozen=True)
-class AnyOrder:
-    """The members of a JSON object in any order, each at most once.
+class Members:
+    """The members of a JSON object (or the items of a ``uniqueItems`` array), each at most once.
 
     ``members``: ``(first, later, required)`` per declared property: the text of the member when
     it comes first (after the opening brace) and after another one (with the separator).
     ``extra``: the same pair for a member whose key is not declared (repeatable), or ``None``.
     ``min``/``max`` bound the number of members. At least one member is written (the empty
-    object is the container's business). The engine tracks which members remain, building each
-    state when generation reaches it: ``n`` members have ``2**n`` subsets."""
+    object is the container's business).
+
+    ``ordered``: the declared members come in their order here (each may be skipped unless
+    required), the extra ones after them; otherwise in any order.
+
+    The engine builds a state when generation reaches it: in any order it tracks which members
+    remain (``n`` members have ``2**n`` subsets), in order only the next one allowed. An object
+    with thousands of properties is one node, not a chain as long as its member list."""
 
     members: tuple[tuple["Node", "Node", bool], ...]
     extra: tuple["Node", "Node"] | None
     min: int = 0
     max: int | None = None
+    ordered: bool = False
 
 
 Node = Union[Empty, Never, Bytes, ByteClass, CharClass, Divisible, JsonChar, Special, Seq, Alt, Repeat, Intersect, Complement,
-             Lexeme, Lazy, Ref, Indent, AnyOrder]
+             Lexeme, Lazy, Ref, Indent, Members, Words]
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,7 +351,7 @@ def walk(roots: "Iterable[Node]") -> "Iterator[Node]":
             stack.append(node.item)
         elif isinstance(node, JsonChar):
             stack.append(node.spelled)
-        elif isinstance(node, AnyOrder):
+        elif isinstance(node, Members):
             for first, later, _ in node.members:
                 stack.extend((first, later))
             if node.extra is not None:

@@ -12,15 +12,14 @@ Choices:
   from where it recurs. A subschema met again after it was emitted is shared (the IR is a DAG),
   so a definition referenced a hundred times is emitted once.
 * Properties come in schema order (optional ones skippable) or, with ``property_order="any"``,
-  in any order each at most once (:class:`~enforcer.grammar.ir.AnyOrder`, whose states the
-  engine builds as it reaches them). In schema order the members are a linear chain: any of the
-  first members up to the first required one may open the object, each later one is optional
-  unless required; a ``minProperties``/``maxProperties`` bound adds a count to the chain.
+  in any order each at most once: both are one :class:`~enforcer.grammar.ir.Members` node,
+  whose states the engine builds as generation reaches them (in schema order, the next member
+  allowed and the count when ``minProperties``/``maxProperties`` need one).
 * Keys that are not declared (``additionalProperties``, ``patternProperties``) are a string
   language: not a declared name, within ``propertyNames``, and per combination of the patterns
   they match, the value schema of that combination.
 * ``enum`` and ``const`` are the candidates the rest of the schema accepts (checked with the
-  model, see :mod:`.validate`); scalar candidates form one lexeme (strings as a character trie).
+  model, see :mod:`.validate`); scalar candidates form one lexeme (strings as one trie of their bytes, ``ir.Words``).
 """
 
 from __future__ import annotations
@@ -42,9 +41,9 @@ from ..limits import Limits
 from . import numbers
 from .numbers import NumberFormat
 from .formats import format_language
-from .json_text import ANY_JSON_CHAR, Layout, encode_chars, json_char, quoted, string_body
+from .json_text import ANY_JSON_CHAR, Layout, encode_chars, quoted, string_bodies, string_body
 from .model import NO_STRING as NO_STRING_RECORD
-from .model import (ALL_TYPES, NO_ARRAY, NO_OBJECT, NOTHING, AnyOf, ArrayC, Contains, Exists, Fixed, Neg,
+from .model import (NO_ARRAY, NO_OBJECT, NOTHING, AnyOf, ArrayC, Exists, Neg,
                     Node as ModelNode, Nothing, NumberC, ObjectC, ObjectPart, Raw, StringC, Sub, Typed, canonical,
                     fixed, json_type, negated, unique_values)
 from .reader import Reader, escape
@@ -241,7 +240,7 @@ class Emitter:
             if language is not None:
                 negative.append(Complement(language))
         if excluded:
-            negative.append(Complement(_string_trie(list(excluded))))
+            negative.append(Complement(string_bodies(excluded)))
         if negative:
             languages.append(repeat(ANY_JSON_CHAR, lo, hi))
             languages.extend(negative)
@@ -499,7 +498,7 @@ class Emitter:
         for v in domain:
             text = self.constants([v], item_lead, depth + 1)
             members.append((text, seq(sep, text), False))
-        body = ir.AnyOrder(tuple(members), None, lo, hi) if members and hi != 0 else NEVER
+        body = ir.Members(tuple(members), None, lo, hi) if members and hi != 0 else NEVER
         return layout.container(lead, depth, "[", "]", body, lo == 0)
 
     def _finite_values(self, node: ModelNode) -> list[Any] | None:
@@ -619,9 +618,13 @@ class Emitter:
         lo, hi = o.min_properties, o.max_properties
         if self.property_order == "any" and (members or special):
             everyone = tuple(members) + tuple((first, later, True) for first, later in special)
-            body: Node = ir.AnyOrder(everyone, None if extra is None else (extra, seq(sep, extra)), lo, hi)
-        else:
+            body: Node = ir.Members(everyone, None if extra is None else (extra, seq(sep, extra)), lo, hi)
+        elif special:
             body = _ordered(members, extra, sep, lo, hi, self.limits, pointer, special)
+        elif (members or extra is not None) and hi != 0:
+            body = ir.Members(tuple(members), None if extra is None else (extra, seq(sep, extra)), lo, hi, ordered=True)
+        else:
+            body = NEVER
         allow_empty = lo == 0 and not o.required and not designated
         return layout.container(lead, depth, "{", "}", body, allow_empty)
 
@@ -654,7 +657,7 @@ class Emitter:
                             for c in itertools.combinations(range(len(languages)), k)]
         base: list[Node] = [repeat(ANY_JSON_CHAR)]
         if declared:
-            base.append(Complement(alt(*[string_body(name) for name in declared])))
+            base.append(Complement(string_bodies(declared)))
         if names_node is not None:
             names = self.key_language(names_node)
             if isinstance(names, ir.Never):
@@ -724,7 +727,7 @@ class Emitter:
             return NEVER
         if node.enum is not None:
             values = [v for v in node.enum if isinstance(v, str) and self.validator.accepts(node, v)]
-            return _string_trie(values)
+            return string_bodies(values)
         excluded = [v for v in node.excluded if isinstance(v, str)]
         if node.string is NO_STRING_RECORD and not excluded:
             return repeat(ANY_JSON_CHAR)
@@ -734,7 +737,8 @@ class Emitter:
 
     def _enum(self, n: Typed, lead: str, depth: int) -> Node:
         checker = Typed(n.types, n.string, n.number, n.array, n.object, None, n.pointer, n.excluded)
-        values = [v for v in n.enum or () if self.validator.accepts(checker, v)]
+        any_string = "string" in n.types and n.string is NO_STRING_RECORD and not n.excluded
+        values = [v for v in n.enum or () if (any_string and type(v) is str) or self.validator.accepts(checker, v)]
         return self.constants(values, lead, depth)
 
     def constants(self, values: list[Any], lead: str, depth: int) -> Node:
@@ -743,8 +747,10 @@ class Emitter:
         strings = [v for v in values if isinstance(v, str)]
         scalars: list[Node] = []
         if strings:
-            scalars.append(quoted(_string_trie(strings)))
+            scalars.append(quoted(string_bodies(strings)))
         for v in values:
+            if isinstance(v, str):
+                continue
             kind = json_type(v)
             if kind in ("null", "boolean"):
                 scalars.append(literal(json.dumps(v)))
@@ -772,7 +778,7 @@ class Emitter:
         if not members:
             return layout.container(lead, depth, "{", "}", NEVER, True)
         if self.property_order == "any":
-            body: Node = ir.AnyOrder(tuple(members), None, 0, None)
+            body: Node = ir.Members(tuple(members), None, 0, None)
         else:
             body = seq(members[0][0], *[m[1] for m in members[1:]])
         return layout.container(lead, depth, "{", "}", body, False)
@@ -799,7 +805,9 @@ def pattern_language(pattern: str) -> Node:
 
 def _ordered(members: list[tuple[Node, Node, bool]], extra: Node | None, sep: Node, lo: int, hi: int | None,
              limits: Limits, pointer: str, designated: list[tuple[Node, Node]] | tuple = ()) -> Node:
-    """Non-empty member lists in schema order (optional members skippable), then extra members.
+    """Non-empty member lists in schema order (optional members skippable), then extra members,
+    for objects with ``designated`` members (any other object in schema order is one
+    ``ir.Members(ordered=True)``, whose states the engine builds as generation reaches them).
 
     Built from the end: after the first member, the rest is a chain (each optional member may
     be skipped); the first member is any of those up to the first required one. Linear in the
@@ -831,7 +839,7 @@ def _ordered(members: list[tuple[Node, Node, bool]], extra: Node | None, sep: No
             if room is not None and room < len(designated):
                 return NEVER
             later = tuple((d_later, d_later, True) for _, d_later in designated)
-            return ir.AnyOrder(later, None if extra_later is None else (extra_later, extra_later), need, room)
+            return ir.Members(later, None if extra_later is None else (extra_later, extra_later), need, room)
         if extra_later is None or room == 0:
             return EMPTY if need == 0 else NEVER
         return repeat(extra_later, need, room)
@@ -858,75 +866,12 @@ def _ordered(members: list[tuple[Node, Node, bool]], extra: Node | None, sep: No
         opens = opens[: first_required + 1]
     elif designated:  # no required declared member: the designated and extra ones may open it
         if hi is None or hi >= len(designated):
-            opens.append(ir.AnyOrder(tuple((d_first, d_later, True) for d_first, d_later in designated),
+            opens.append(ir.Members(tuple((d_first, d_later, True) for d_first, d_later in designated),
                                      None if extra is None else (extra, extra_later), lo, hi))  # type: ignore[arg-type]
     elif extra is not None:  # no declared member at all: the extras open the object
         room = None if hi is None else hi - 1
         opens.append(seq(extra, repeat(extra_later, max(lo - 1, 0), room)))  # type: ignore[arg-type]
     return alt(*opens)
-
-
-def _string_trie(values: list[str]) -> Node:
-    """The bodies of ``values`` as a compressed character trie (shared prefixes once, one edge
-    per run without a branch), built from the sorted values without recursion: an enum of
-    100,000 strings has at most 200,000 edges, and its derivatives follow one branch."""
-    root = _TrieNode(0)
-    path = [root]  # the nodes on the path of the previous value
-    previous = ""
-    for text in sorted(set(values)):
-        shared = _common_prefix(previous, text)
-        child = None
-        while path[-1].depth > shared:
-            child = path.pop()
-        top = path[-1]
-        if child is not None and top.depth < shared:  # split the edge top -> child at `shared`
-            label, _ = top.edges[-1]
-            middle = _TrieNode(shared)
-            middle.edges.append((label[shared - top.depth:], child))
-            top.edges[-1] = (label[: shared - top.depth], middle)
-            path.append(middle)
-            top = middle
-        if len(text) == shared:
-            top.end = True  # only the empty string: sorted unique values extend their prefixes
-        else:
-            leaf = _TrieNode(len(text), end=True)
-            top.edges.append((text[shared:], leaf))
-            path.append(leaf)
-        previous = text
-    # post-order with an explicit stack
-    out: dict[int, Node] = {}
-    stack: list[tuple[_TrieNode, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((child, False) for _, child in node.edges)
-            continue
-        options = [EMPTY] if node.end else []
-        options.extend(seq(string_body(label), out.pop(id(child))) for label, child in node.edges)
-        out[id(node)] = alt(*options)
-    return out[id(root)]
-
-
-class _TrieNode:
-    __slots__ = ("depth", "end", "edges")
-
-    def __init__(self, depth: int, end: bool = False):
-        self.depth = depth  # characters from the root
-        self.end = end
-        self.edges: list[tuple[str, _TrieNode]] = []
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """The length of the common prefix, by bisection (slices compare in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _number_literal(value: Any, zeros: Node) -> Node:

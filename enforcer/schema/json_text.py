@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Iterable
 
 from ..errors import OptionError, SchemaError
 from ..grammar import ir
@@ -191,6 +192,22 @@ def string_body(text: str) -> Node:
     if start < len(text):
         parts.append(literal(text[start:]))
     return parts[0] if len(parts) == 1 else seq(*parts)
+
+
+def string_bodies(values: Iterable[str]) -> Node:
+    """The bodies of JSON strings equal to one of ``values`` (an enum, declared keys): the plain
+    ones (a single spelling) as one :class:`~enforcer.grammar.ir.Words` trie, the others each
+    in every spelling."""
+    plain: list[bytes] = []
+    others: list[Node] = []
+    for text in dict.fromkeys(values):
+        if _NOT_PLAIN.search(text) is None:
+            plain.append(text.encode())
+        else:
+            others.append(string_body(text))
+    if plain:
+        others.append(ir.Words(tuple(plain)))
+    return alt(*others)
 
 
 def quoted(body: Node) -> Node:

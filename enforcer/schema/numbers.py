@@ -49,7 +49,6 @@ from ..grammar.ir import (
     Alt,
     Divisible,
     Intersect,
-    Never,
     Node,
     alt,
     char_class,
