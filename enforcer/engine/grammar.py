@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 DEFAULT_MASK_CACHE_BYTES = 256 << 20
 _MAX_CROSSED_LEXEMES = 8  # lexemes one token is followed through before the plain walk takes over
 DEFAULT_MAX_STATES = 200_000
+_MAX_BRANCH_MEMO = 50_000  # split states kept per grammar (then forgotten at once)
 
 
 class Grammar:
@@ -71,6 +72,7 @@ class Grammar:
         self._string_exits: dict[int, np.ndarray] = {}
         self._exits: dict[tuple[int, int], tuple[LexemeInfo, np.ndarray]] = {}
         self._in_progress: set[int] = set()
+        self._branch_memo: dict[Expr, tuple] = {}
         self.n_words = (vocab.size + 31) // 32
         eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
         self._eos_words = (eos // 32).astype(np.int64)
@@ -165,13 +167,13 @@ class Grammar:
     def _compute_mask(self, sid: int) -> np.ndarray:
         self.stats["masks"] += 1
         a, f, space = self._automaton, self._factory, self._space
-        groups, raw = self._branches(a.exprs[sid])
+        groups, raw_parts = self._branches(a.exprs[sid])
+        raw = list(raw_parts)
         words = np.zeros(self.n_words, dtype=np.int32)
         crossing: list[np.ndarray] = []
         self._in_progress.add(sid)
         try:
-            for h, tails in groups.items():
-                tail = f.alt(*tails)
+            for h, tail in groups:
                 if tail.kind == NEVER or not a.is_live(tail):
                     continue
                 self.stats["branch_groups"] += 1
@@ -231,9 +233,19 @@ class Grammar:
             self._remember(key, found)
         return found
 
-    def _branches(self, e: Expr) -> tuple[dict[Expr, list[Expr]], list[Expr]]:
-        """Split a state into ``{lexeme: [tails]}`` and the rest (not starting with a lexeme):
-        a state is the alternative of ``LEX h · T`` for each pair and of each rest."""
+    def _branches(self, e: Expr) -> tuple[tuple[tuple[Expr, Expr], ...], tuple[Expr, ...]]:
+        """Split a state into ``(lexeme h, tail T)`` pairs and the rest (not starting with a
+        lexeme): a state is the alternative of ``LEX h · T`` for each pair and of each rest.
+        Kept per expression: the tail a lexeme crosses into is met again from other lexemes."""
+        found = self._branch_memo.get(e)
+        if found is None:
+            found = self._split(e)
+            if len(self._branch_memo) >= _MAX_BRANCH_MEMO:
+                self._branch_memo.clear()
+            self._branch_memo[e] = found
+        return found
+
+    def _split(self, e: Expr) -> tuple[tuple[tuple[Expr, Expr], ...], tuple[Expr, ...]]:
         f = self._factory
         empty = f.empty
         groups: dict[Expr, list[Expr]] = {}
@@ -264,7 +276,7 @@ class Grammar:
                 stack.append((item, f._seq2(rest, cont)))
             elif k != EMPTY and k != NEVER:
                 raw.append(f._seq2(x, cont))
-        return groups, raw
+        return tuple((h, f.alt(*tails)) for h, tails in groups.items()), tuple(raw)
 
     def _crossing(self, info: LexemeInfo, tsid: int) -> np.ndarray:
         """Tokens that end lexeme ``info`` inside them and continue into state ``tsid``."""
@@ -299,8 +311,7 @@ class Grammar:
             return [tokens_at(trie, a.walk_below(starts, a.intern(tail), trie))]
         groups, raw = self._branches(tail)
         out: list[np.ndarray] = []
-        for h, tails in groups.items():
-            after = f.alt(*tails)
+        for h, after in groups:
             if after.kind == NEVER or not self._automaton.is_live(after):
                 continue
             tokens, ends = space.cross(starts, h)
@@ -422,11 +433,10 @@ class Grammar:
             groups, raw = self._branches(self._automaton.exprs[sid])
             if raw or len(groups) != 1:
                 return None
-            (h, tails), = groups.items()
+            (h, tail), = groups
             found = strings.match(h)
             if found is None or found[3]:
                 return None
-            tail = self._factory.alt(*tails)
             if tail.kind == NEVER or not self._automaton.is_live(tail):
                 return None
             return strings, found[:3], self._automaton.intern(tail), h
