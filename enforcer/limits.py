@@ -37,13 +37,17 @@ class Limits:
     heap (about 12 Python frames, a few KB each), so 10,000 levels cost tens of MB at most."""
 
     max_enum_values: int = 1_000_000
-    """Values of one ``enum``. Compile time is linear in it (100,000 strings: about a second)."""
+    """Values of one ``enum``. Compile time is linear in it (100,000 strings: about half a
+    second; their trie is built from the sorted values, its branches as generation reaches them)."""
 
     max_repeat_product: int = 1_000_000
-    """Grammar nodes a counted repetition may unroll to: an object in schema order with
-    ``minProperties``/``maxProperties`` needs its members times the count bound. (Bounded
-    repetitions of regexes and GBNF are counters, never unrolled; nested ones merge into one
-    count where that is exact, and their states are bounded by ``max_states``.)"""
+    """Grammar nodes a counted construct may unroll to: an array with ``contains`` and
+    ``minContains``/``maxContains`` needs its item count times the match count; an object that
+    must hold an undeclared member meeting a condition (a negated ``additionalProperties`` or
+    ``patternProperties``) and has ``minProperties``/``maxProperties`` needs its members times
+    the count bound. (Objects otherwise, and bounded
+    repetitions of regexes and GBNF, are counters whose states are built as generation reaches
+    them, bounded by ``max_states``; nested repetitions merge into one count where exact.)"""
 
     max_disjuncts: int = 256
     """Alternatives an ``allOf`` over ``anyOf``/``oneOf`` branches may expand to."""
