@@ -159,6 +159,27 @@ def test_budget_walk_regex_llama3(llama3_vocab):
             assert text.count(b"@") == 1
 
 
+def test_ample_budget_keeps_every_value_of_a_large_enum(llama3_vocab, llama3_tokenizer):
+    """Inside an enum of hundreds of values every token leads to a state of its own, more than
+    the token search affords per step; a completion spelled byte by byte bounds them (each byte
+    is a token of Llama 3), so no value is refused when the budget is ample."""
+    rng = random.Random(5)
+    values = [f"value-{i}-{rng.random()}" for i in range(1000)]
+    schema = {"type": "object", "properties": {"k": {"enum": values}}, "required": ["k"]}
+    grammar = compile_json_schema(schema, llama3_vocab)
+    for value in values[::97]:
+        matcher = grammar.matcher(max_tokens=60)
+        for token in llama3_tokenizer.encode(json.dumps({"k": value}, separators=(",", ":")),
+                                             add_special_tokens=False):
+            assert matcher.is_token_allowed(token), value
+            matcher.advance(token)
+        assert matcher.is_complete()
+    # and a budget that leaves no room for the value's rest still refuses
+    matcher = grammar.matcher(max_tokens=8)
+    tokens = llama3_tokenizer.encode(json.dumps({"k": values[0]}, separators=(",", ":")), add_special_tokens=False)
+    assert not all(matcher.is_token_allowed(t) and matcher.advance(t) is None for t in tokens)
+
+
 def test_too_small_a_budget_takes_the_shortest_way():
     grammar = compile_json_schema(SMALL_SCHEMAS[0], small_vocab())
     d = grammar.matcher().shortest_completion()

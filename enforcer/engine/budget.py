@@ -53,7 +53,7 @@ import numpy as np
 
 from .automaton import DEAD
 from .bounds import LiteralBounds
-from .expr import ALT, AND, BYTES, CLASS, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
+from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
 
 if TYPE_CHECKING:
     from .grammar import Grammar
@@ -144,13 +144,15 @@ class Shortest:
         self._skel: dict[Expr, int] = {}
         self._covers: dict[tuple[Expr, Expr], bool] = {}
         self._bytes: dict[Expr, int] = {}
+        self._witnesses: dict[Expr, int] = {}
+        self._byte_tokens: int | None = None  # bit b: the byte b alone is a token
         self._bounds: LiteralBounds | None = None
         self._class_ok: dict[tuple, np.ndarray] = {}
         self._quote_moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._closing: np.ndarray | None = None
         self._spent = 0  # walks spent by the decision being made
         self.stats = {"walks": 0, "string_moves": 0, "searches": 0, "exact": 0, "decided_cheaply": 0,
-                      "refused_undecided": 0}
+                      "refused_undecided": 0, "decided_by_bytes": 0}
 
     # -- per-state facts ------------------------------------------------------------------------
 
@@ -501,6 +503,9 @@ class Shortest:
         if self.upper.get(y, INF) <= limit:
             self.stats["decided_cheaply"] += 1
             return True
+        if self._witness_bytes(self.grammar.expression(y)) <= limit:
+            self.stats["decided_by_bytes"] += 1
+            return True
         if self._spent > _STEP_WALKS:
             self.stats["refused_undecided"] += 1
             return False
@@ -581,34 +586,68 @@ class Shortest:
     def _min_bytes(self, e: Expr) -> int:
         """Bytes of the shortest string of ``e`` (special tokens count one): a guide for
         :meth:`_dive`, not a bound (intersections and complements count as nothing)."""
-        found = self._bytes.get(e)
+        return self._shortest_bytes(e, self._bytes, self._guide_leaf)
+
+    def _witness_bytes(self, e: Expr) -> int:
+        """The length of a string of ``e`` whose every byte is a token of its own (``INF`` if
+        none is found): an achievable completion, so ``D <= _witness_bytes``. What decides the
+        states the token search cannot afford, such as the hundreds of siblings inside a large
+        enum, each a state of its own. Intersections, complements and special tokens give no
+        witness here."""
+        return self._shortest_bytes(e, self._witnesses, self._witness_leaf)
+
+    def _guide_leaf(self, e: Expr) -> int:
+        k = e.kind
+        if k == BYTES:
+            return len(e.args[0])
+        if k in (CLASS, SPECIAL):
+            return 1
+        return INF if k == NEVER else 0  # EMPTY, AND, NOT
+
+    def _witness_leaf(self, e: Expr) -> int:
+        k = e.kind
+        if self._byte_tokens is None:
+            trie, mask = self.vocab.trie, 0
+            for b in range(256):
+                node = trie.find(bytes([b]))
+                if node >= 0 and trie.tokens_at(node).size:
+                    mask |= 1 << b
+            self._byte_tokens = mask
+        if k == BYTES:
+            data = e.args[0]
+            return len(data) if all((self._byte_tokens >> b) & 1 for b in data) else INF
+        if k == CLASS:
+            return 1 if e.args[0] & self._byte_tokens else INF
+        return 0 if k == EMPTY else INF  # NEVER, SPECIAL, AND, NOT
+
+    def _shortest_bytes(self, e: Expr, memo: dict[Expr, int], leaf) -> int:
+        """The shortest string of ``e`` by structure, leaves measured by ``leaf``: sequences
+        add, alternatives take the least, ``x{lo,hi}`` is ``lo`` times ``x``; a rule met again
+        while being measured adds nothing shorter (what is found is achievable)."""
+        found = memo.get(e)
         if found is not None:
             return found
         k = e.kind
         if k == SEQ:
             total, x = 0, e
             while x.kind == SEQ:
-                total += self._min_bytes(x.args[0])
+                total += self._shortest_bytes(x.args[0], memo, leaf)
                 x = x.args[1]
-            result = min(total + self._min_bytes(x), INF)
-        elif k == BYTES:
-            result = len(e.args[0])
-        elif k in (CLASS, SPECIAL):
-            result = 1
-        elif k == NEVER:
-            result = INF
+            result = min(total + self._shortest_bytes(x, memo, leaf), INF)
         elif k == ALT:
-            result = min(self._min_bytes(x) for x in e.args)
+            result = min(self._shortest_bytes(x, memo, leaf) for x in e.args)
         elif k == REPEAT:
-            result = min(e.args[1] * self._min_bytes(e.args[0]), INF) if e.args[1] else 0
+            result = min(e.args[1] * self._shortest_bytes(e.args[0], memo, leaf), INF) if e.args[1] else 0
         elif k == LEX:
-            result = self._min_bytes(e.args[0])
+            result = self._shortest_bytes(e.args[0], memo, leaf)
         elif k == REF:
-            self._bytes[e] = INF  # a cycle back here adds nothing shorter
-            result = self._min_bytes(self.grammar._factory.body(e))
-        else:  # EMPTY, AND, NOT
-            result = 0
-        self._bytes[e] = result
+            memo[e] = INF  # a cycle back here adds nothing shorter
+            result = self._shortest_bytes(self.grammar._factory.body(e), memo, leaf)
+        else:
+            result = leaf(e)
+        if len(memo) > 500_000:
+            memo.clear()
+        memo[e] = result
         return result
 
 

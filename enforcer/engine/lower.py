@@ -380,6 +380,10 @@ class _MemberList:
 _EAGER_WORDS = 1024
 """Word sets up to this size are built whole: equal sets of two grammars are then the same
 expression (interned), so what one walked the other finds. Larger ones are built lazily."""
+_MAX_TRIE_NESTING = 64
+"""Branch nodes on one path of a word trie. Deeper (``a``, ``aa``, ``aaa``, ...), the words
+below are plain alternatives: the engine's passes over an expression recurse on its nesting,
+and words must not set how deep."""
 
 
 def word_trie(f: ExprFactory, words: Iterable[bytes]) -> Expr:
@@ -392,7 +396,7 @@ def word_trie(f: ExprFactory, words: Iterable[bytes]) -> Expr:
     it: an enum of 100,000 values costs its sort at compile and a few nodes per step."""
     ordered = sorted(set(words))
     if len(ordered) > _EAGER_WORDS:
-        return _LazyWords(f, ordered).node(0, len(ordered), 0)
+        return _LazyWords(f, ordered).node(0, len(ordered), 0, 0)
     stack: list[_TrieFrame] = [_TrieFrame(0, b"")]
     previous = b""
     for word in ordered:
@@ -402,6 +406,8 @@ def word_trie(f: ExprFactory, words: Iterable[bytes]) -> Expr:
             stack[-1].end = True  # only at the root: sorted unique words extend their prefixes
         else:
             stack.append(_TrieFrame(len(word), word, end=True))
+            if len(stack) > _MAX_TRIE_NESTING:
+                return f.alt(*[f.literal(w) for w in ordered])
         previous = word
     _close(f, stack, 0)
     root = stack[0]
@@ -417,16 +423,19 @@ class _LazyWords:
         self.f, self.words = f, words
         self.token = object()  # keys the references of this list in the factory
 
-    def node(self, lo: int, hi: int, depth: int) -> Expr:
-        """``words[lo:hi]`` past their first ``depth`` bytes."""
+    def node(self, lo: int, hi: int, depth: int, level: int) -> Expr:
+        """``words[lo:hi]`` past their first ``depth`` bytes, ``level`` branch nodes down."""
+        f, words = self.f, self.words
         if hi - lo == 1:
-            return self.f.literal(self.words[lo][depth:])
-        ref = self.f.ref((self.token, lo, hi, depth))
+            return f.literal(words[lo][depth:])
+        if level >= _MAX_TRIE_NESTING:
+            return f.alt(*[f.literal(w[depth:]) for w in words[lo:hi]])
+        ref = f.ref((self.token, lo, hi, depth))
         if ref.body is None and ref.resolve is None:
-            ref.resolve = lambda: self._body(lo, hi, depth)
+            ref.resolve = lambda: self._body(lo, hi, depth, level)
         return ref
 
-    def _body(self, lo: int, hi: int, depth: int) -> Expr:
+    def _body(self, lo: int, hi: int, depth: int, level: int) -> Expr:
         f, words = self.f, self.words
         first = words[lo]
         shared = _common_prefix(first, words[hi - 1])  # sorted: the range's common prefix
@@ -437,7 +446,7 @@ class _LazyWords:
         while lo < hi:
             byte = words[lo][shared]
             end = hi if byte == 255 else bisect.bisect_left(words, first[:shared] + bytes([byte + 1]), lo, hi)
-            options.append(f._seq2(f.literal(bytes([byte])), self.node(lo, end, shared + 1)))
+            options.append(f._seq2(f.literal(bytes([byte])), self.node(lo, end, shared + 1, level + 1)))
             lo = end
         return f._seq2(f.literal(first[depth:shared]), f.alt(*options))
 
