@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from enforcer import Compiler, LimitExceededError, Limits, SchemaError
@@ -166,6 +167,21 @@ def test_nested_bounded_repetitions_merge_into_one_count(compiler, llama3_tokeni
 
 
 # -- integer multipleOf: a remainder automaton built as generation goes ----------------------------
+
+def test_exponential_dfa_walks_a_long_text(compiler, llama3_tokenizer):
+    """``.*a.{20}`` has a DFA state per set of the last 21 positions holding an ``a``; states
+    are built as the text reaches them, masks computed on every step (3 s for one step once)."""
+    grammar = compiler.compile_regex(".*a.{20}")
+    matcher = grammar.matcher()
+    bitmask = np.zeros(grammar.n_words, dtype=np.int32)
+    for token in llama3_tokenizer.encode("ab" * 1500 + "a" * 21, add_special_tokens=False):
+        matcher.fill_next_token_bitmask(bitmask)
+        assert (int(bitmask[token >> 5]) >> (token & 31)) & 1
+        matcher.advance(token)
+    assert matcher.is_complete()
+    assert grammar.num_states < 1000
+    assert not _accepts(grammar, llama3_tokenizer, "ab" * 30 + "b" * 21)
+
 
 @pytest.mark.parametrize("bounds", [{}, {"minimum": -5000, "maximum": 10**6}])
 def test_integer_multiple_of_large_divisors(compiler, llama3_tokenizer, bounds):
