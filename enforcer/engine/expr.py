@@ -228,13 +228,9 @@ class ExprFactory:
 
     def ref(self, key: Hashable) -> Expr:
         """A reference to rule ``key``; keys must be unique across the factory's grammars (the
-        lowering prefixes them with a grammar-unique token). Give it a body with
-        :meth:`define`, or a ``resolve`` callable, before it is differentiated."""
+        lowering prefixes them with a grammar-unique token). Give it a ``resolve`` callable
+        (or a ``body``) before it is differentiated."""
         return self._make(REF, (key,))
-
-    @staticmethod
-    def define(ref: Expr, body: Expr) -> None:
-        ref.body = body
 
     @staticmethod
     def body(ref: Expr) -> Expr:

@@ -477,8 +477,3 @@ class Grammar:
 
     def __repr__(self) -> str:
         return f"Grammar({self.source or 'custom'}, states={self.num_states}, masks={len(self._masks)})"
-
-
-def describe_state(grammar: Grammar, sid: int) -> Any:
-    """The expression of a state (for debugging and tests)."""
-    return grammar._automaton.exprs[sid]

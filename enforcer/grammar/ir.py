@@ -329,11 +329,6 @@ def char_class(ranges: Iterable[tuple[int, int]]) -> Node:
     return CharClass(normalized) if normalized else NEVER
 
 
-def byte_class(ranges: Iterable[tuple[int, int]]) -> Node:
-    normalized = normalize_ranges(ranges)
-    return ByteClass(normalized) if normalized else NEVER
-
-
 def walk(roots: "Iterable[Node]") -> "Iterator[Node]":
     """Every node of the DAGs below ``roots``, each once, in no particular order (a loop, not
     recursion: IR may nest as deep as its input)."""
