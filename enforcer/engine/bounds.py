@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 INF = 1 << 40
 SUFFIX_DEPTH = 16
 _RUN_WORDS = 64  # a piece with more strings than this ends a run
+_RUN_BYTES = 512  # ... or with more bytes: a run costs a shortest path over every byte of it
 _CLASS_BYTES = 16  # a byte class wider than this ends a run
 
 
@@ -184,6 +185,8 @@ class LiteralBounds:
                     if count >= lo:
                         out.extend(layer)
                 result = out
+        if result is not None and sum(map(len, result)) > _RUN_BYTES:
+            result = None
         found = tuple(sorted(set(result))) if result is not None else None
         self._words[e] = found
         return found

@@ -434,7 +434,11 @@ class Shortest:
         ``limit`` tokens exists (EOS not included); ``None`` when that is every token.
 
         ``limit`` below ``D(sid) - 1`` (nothing fits) is raised to it: the shortest way only."""
+        if sid not in self.upper:
+            self._plan_by_bytes(sid, limit + 1)
         self._ensure(sid)
+        if limit < self.upper[sid] - 1:  # nothing fits by the plan known: only the exact distance says
+            self.distance(sid)
         limit = max(limit, self.upper[sid] - 1)
         full = self._all_allowed.get(sid)
         if full is not None and limit >= full:
@@ -460,7 +464,6 @@ class Shortest:
         Proved either way where possible, refused where the work runs out (module docstring)."""
         self._spent = 0
         moves = self.moves(sid)
-        here = self._lower(sid)
         probes = [t for t in (self._plan_token(sid),) if t is not None]
         nxt = self.plan.get(sid, -1)
         if nxt >= 0 and nxt not in (sid,):
@@ -473,10 +476,10 @@ class Shortest:
         while k < moves.counts.size:
             loose, tight = int(moves.targets[k]), int(moves.tight[k])
             if loose == tight:
-                results.append(self._fits(loose, limit, here, e_sid, probes))
-            elif self._fits(tight, limit, here, e_sid, probes):
+                results.append(self._fits(loose, limit, sid, e_sid, probes))
+            elif self._fits(tight, limit, sid, e_sid, probes):
                 results.append(True)
-            elif not self._fits(loose, limit, here, e_sid, probes):
+            elif not self._fits(loose, limit, sid, e_sid, probes):
                 results.append(False)
             else:  # the ends disagree: one group per count
                 moves = self._split(sid, moves, k)
@@ -485,11 +488,16 @@ class Shortest:
             k += 1
         return moves, np.asarray(results, dtype=bool)
 
-    def _fits(self, y: int, limit: int, here: int, e_sid: Expr, probes: list[int]) -> bool:
-        """Whether ``D(y) <= limit`` for a successor ``y`` of a state with ``D >= here``."""
-        self._raise_lower(y, here - 1)  # one token cannot take more than one off
+    def _fits(self, y: int, limit: int, sid: int, e_sid: Expr, probes: list[int]) -> bool:
+        """Whether ``D(y) <= limit`` for a successor ``y`` of ``sid``. Achievable bounds are
+        tried before lower ones: a lower bound of a state inside a large enum costs more."""
         if self.upper.get(y, INF) <= limit:
             return True
+        if self._witness_bytes(self.grammar.expression(y)) <= limit:
+            self.stats["decided_by_bytes"] += 1
+            return True
+        here = self._lower(sid)
+        self._raise_lower(y, here - 1)  # one token cannot take more than one off
         if self._lower(y) > limit:
             return False
         if here and self.covers(e_sid, self.grammar.expression(y)):  # L(y) within L(sid)
@@ -502,9 +510,6 @@ class Shortest:
                 self._offer(y, self.upper[z] + 1, z)
         if self.upper.get(y, INF) <= limit:
             self.stats["decided_cheaply"] += 1
-            return True
-        if self._witness_bytes(self.grammar.expression(y)) <= limit:
-            self.stats["decided_by_bytes"] += 1
             return True
         if self._spent > _STEP_WALKS:
             self.stats["refused_undecided"] += 1
@@ -587,6 +592,29 @@ class Shortest:
         """Bytes of the shortest string of ``e`` (special tokens count one): a guide for
         :meth:`_dive`, not a bound (intersections and complements count as nothing)."""
         return self._shortest_bytes(e, self._bytes, self._guide_leaf)
+
+    def _plan_by_bytes(self, sid: int, limit: int) -> None:
+        """If a completion spelled one byte per token fits in ``limit`` tokens, make it the plan
+        of ``sid`` and of the states along it (each byte's step lowers the witness by one), so
+        an ample budget needs no exact search: inside a large enum that search expands
+        thousands of sibling states, tens of seconds for the first mask."""
+        grammar = self.grammar
+        length = self._witness_bytes(grammar.expression(sid))
+        if length > limit:
+            return
+        path = [sid]
+        while not grammar.is_accepting(path[-1]):
+            want = length - len(path)  # the witness left after the next byte
+            for lo, hi, nxt in grammar.byte_transitions(path[-1]):
+                if any((self._byte_tokens >> b) & 1 for b in range(lo, hi)) and \
+                        self._witness_bytes(grammar.expression(nxt)) <= want:
+                    path.append(nxt)
+                    break
+            else:
+                return  # no byte keeps to the witness (the structural measure was not exact)
+        for i in range(len(path) - 1):
+            self._offer(path[i], len(path) - 1 - i, path[i + 1])
+        self._accepting(path[-1])
 
     def _witness_bytes(self, e: Expr) -> int:
         """The length of a string of ``e`` whose every byte is a token of its own (``INF`` if
