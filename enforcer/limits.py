@@ -5,6 +5,9 @@ or grow its memory without bound. Each field below is one budget, with its defau
 costs to raise it. Exceeding one raises :class:`~enforcer.errors.LimitExceededError` naming the
 field: at compile time where the cost can be known from the input, else at the step that needs
 more (the adapters then end that one request with EOS, see :mod:`enforcer.service`).
+
+No budget is a clock: compile and step time are bounded through these sizes, so whether a
+constraint compiles never depends on how busy the machine is.
 """
 
 from __future__ import annotations
