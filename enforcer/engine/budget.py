@@ -606,7 +606,7 @@ class Shortest:
         while not grammar.is_accepting(path[-1]):
             want = length - len(path)  # the witness left after the next byte
             for lo, hi, nxt in grammar.byte_transitions(path[-1]):
-                if any((self._byte_tokens >> b) & 1 for b in range(lo, hi)) and \
+                if (self._single_byte_tokens() >> lo) & ((1 << (hi - lo)) - 1) and \
                         self._witness_bytes(grammar.expression(nxt)) <= want:
                     path.append(nxt)
                     break
@@ -632,8 +632,8 @@ class Shortest:
             return 1
         return INF if k == NEVER else 0  # EMPTY, AND, NOT
 
-    def _witness_leaf(self, e: Expr) -> int:
-        k = e.kind
+    def _single_byte_tokens(self) -> int:
+        """Bit ``b`` set when the byte ``b`` alone is a token of the vocabulary."""
         if self._byte_tokens is None:
             trie, mask = self.vocab.trie, 0
             for b in range(256):
@@ -641,11 +641,16 @@ class Shortest:
                 if node >= 0 and trie.tokens_at(node).size:
                     mask |= 1 << b
             self._byte_tokens = mask
+        return self._byte_tokens
+
+    def _witness_leaf(self, e: Expr) -> int:
+        k = e.kind
+        tokens = self._single_byte_tokens()
         if k == BYTES:
             data = e.args[0]
-            return len(data) if all((self._byte_tokens >> b) & 1 for b in data) else INF
+            return len(data) if all((tokens >> b) & 1 for b in data) else INF
         if k == CLASS:
-            return 1 if e.args[0] & self._byte_tokens else INF
+            return 1 if e.args[0] & tokens else INF
         return 0 if k == EMPTY else INF  # NEVER, SPECIAL, AND, NOT
 
     def _shortest_bytes(self, e: Expr, memo: dict[Expr, int], leaf) -> int:
