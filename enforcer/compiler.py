@@ -17,6 +17,7 @@ Thread-safe: one lock per compiler serialises compiling and every grammar's lazy
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from typing import Any, Iterable
 
 from .engine.expr import ExprFactory
@@ -24,6 +25,8 @@ from .engine.grammar import Grammar
 from .engine.lexemes import LexemeSpace, StringFamily
 from .engine.lower import Lowering
 from .grammar import ir
+from .grammar.analysis import nesting, recursion_depth
+from .grammar.nesting import SHALLOW_DEPTH, check_depth, recursion_room
 from .limits import Limits
 from .vocab import Vocabulary
 
@@ -69,13 +72,24 @@ class Compiler:
             gen = self._generation = _Generation(self.vocab, self.limits, self.cache_bytes)
         return gen
 
-    def build(self, rules: ir.Rules | ir.Node, *, source: str = "", specials: Iterable[str] | None = None) -> Grammar:
+    def build(self, rules: ir.Rules | ir.Node, *, source: str = "", specials: Iterable[str] | None = None,
+              depth: int | None = None) -> Grammar:
         """A grammar from IR (a rule set, or one node for the whole output).
 
         ``specials``: the special tokens the IR names, when the front end knows them (a JSON
         schema names none); ``None`` scans the IR for them, which costs a walk over every node,
-        shared parts included, a quarter of a small schema's compile."""
-        with self.lock:
+        shared parts included, a quarter of a small schema's compile.
+
+        ``depth``: how deep the engine may recurse into the IR (see :attr:`ir.Rules.depth`);
+        ``None`` takes the rules' own measure, or measures the IR. Deeper than
+        ``Limits.max_nesting_depth`` is refused; a deep grammar's compile and steps get room on
+        the recursion limit for it (:mod:`enforcer.grammar.nesting`)."""
+        if depth is None:
+            depth = rules.depth if isinstance(rules, ir.Rules) else 0
+            if not depth:
+                depth = recursion_depth(rules) if isinstance(rules, ir.Rules) else nesting(rules)
+        check_depth(depth, self.limits.max_nesting_depth, "the grammar (with the rules it enters before reading input)")
+        with self.lock, (recursion_room(depth) if depth > SHALLOW_DEPTH else nullcontext()):
             gen = self._current()
             if len(gen.lowered) > _MAX_SHARED_LOWERED:
                 gen.lowered.clear()  # keeps IR nodes alive: start afresh rather than grow
@@ -89,7 +103,8 @@ class Compiler:
             for text in specials:  # symbols now; the grammar checks the names against the vocabulary
                 gen.factory.special(text)
             return Grammar(gen.space, start, self.vocab, lock=self.lock, source=source, specials=specials,
-                           max_states=self.limits.max_states, cache_bytes=self.limits.max_mask_cache_bytes)
+                           depth=depth, max_states=self.limits.max_states,
+                           cache_bytes=self.limits.max_mask_cache_bytes)
 
     def is_empty(self, node: ir.Node) -> bool:
         """Whether a regular IR node (no references) matches no string at all: front ends ask

@@ -36,8 +36,12 @@ class Limits:
 
     max_nesting_depth: int = 10_000
     """Nesting of the schema document as JSON (an object schema under ``properties`` is two
-    levels), of GBNF parentheses and of regex groups. Compiling recurses once per level on the
-    heap (about 12 Python frames, a few KB each), so 10,000 levels cost tens of MB at most."""
+    levels), of GBNF parentheses and of regex groups, and of the grammar the engine runs: its
+    nodes, with the rules (or ``$ref`` hops) it enters before reading input, each a level (a
+    chain of 3,000 GBNF rules each starting with the next nests 3,000 deep; an optional
+    group is two). Compiling, and the steps of a grammar deeper than a few dozen levels,
+    recurse once per level on the heap (about 12 Python frames, a few KB each), so 10,000 levels
+    cost tens of MB at most."""
 
     max_enum_values: int = 1_000_000
     """Values of one ``enum``. Compile time is linear in it (100,000 strings: about half a

@@ -70,6 +70,91 @@ def test_nesting_beyond_the_limit_is_refused_naming_it(llama3_vocab):
         assert "max_nesting_depth" in str(info.value)
 
 
+def _walk_with_masks(grammar, tokenizer, text: str, **matcher_options) -> bool:
+    """Every mask of the walk is filled (the mask path recurses where a plain step may not)."""
+    matcher = grammar.matcher(**matcher_options)
+    bitmask = np.zeros((1, grammar.n_words), dtype=np.int32)
+    for token in tokenizer.encode(text, add_special_tokens=False):
+        matcher.fill_next_token_bitmask(bitmask)
+        if not (int(bitmask[0, token // 32]) >> (token % 32)) & 1:
+            return False
+        matcher.advance(token)
+    matcher.fill_next_token_bitmask(bitmask)
+    return matcher.is_complete()
+
+
+@pytest.mark.parametrize("kind", ["gbnf", "regex"])
+def test_deeply_nested_optional_groups_mask_every_step(compiler, llama3_tokenizer, kind):
+    """``(a(a(a...)?)?)?``: the steps recurse as deep as the groups nest (a repetition's clamp,
+    nullability), so a deep grammar's steps get the recursion room its compile had."""
+    n = 2000
+    if kind == "gbnf":
+        grammar = compiler.compile_grammar("root ::= " + '("a" ' * n + ")?" * n)
+    else:
+        grammar = compiler.compile_regex("(a" * n + ")?" * n)
+    assert grammar.depth > n
+    assert _walk_with_masks(grammar, llama3_tokenizer, "a" * 300)
+    assert _walk_with_masks(grammar, llama3_tokenizer, "a" * 300, max_tokens=500)
+    assert not _walk_with_masks(grammar, llama3_tokenizer, "a" * 300 + "b")
+
+
+def test_long_chains_of_rules_and_refs_compile_and_walk(compiler, llama3_tokenizer):
+    """A rule naming the next one before any input nests like a parenthesis: 3,000 of them
+    (GBNF rules, or JSON Schema ``$ref`` hops) recurse 3,000 levels at compile and in steps."""
+    n = 3000
+    text = "\n".join(["root ::= r0"] + [f'r{i} ::= r{i + 1} | "x{i}"' for i in range(n)] + [f'r{n} ::= "end"'])
+    grammar = compiler.compile_grammar(text)
+    assert _walk_with_masks(grammar, llama3_tokenizer, "end")
+    assert _walk_with_masks(grammar, llama3_tokenizer, "x2999")
+    defs = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}"} for i in range(n)}
+    defs[f"d{n}"] = {"type": "integer", "minimum": 10}
+    grammar = compiler.compile_json_schema({"$defs": defs, "$ref": "#/$defs/d0"})
+    assert _walk_with_masks(grammar, llama3_tokenizer, "12")
+    assert not _walk_with_masks(grammar, llama3_tokenizer, "7")
+
+
+def test_chains_beyond_the_limit_are_refused_naming_it(llama3_vocab):
+    small = Compiler(llama3_vocab, limits=Limits(max_nesting_depth=50))
+    defs = {f"d{i}": {"$ref": f"#/$defs/d{i + 1}"} for i in range(300)}
+    defs["d300"] = {"type": "integer"}
+    cases = [
+        lambda: small.compile_grammar("\n".join(["root ::= r0"] + [f'r{i} ::= r{i + 1} | "x"' for i in range(60)]
+                                                + ['r60 ::= "a"'])),
+        lambda: small.compile_json_schema({"$defs": defs, "$ref": "#/$defs/d0"}),
+        lambda: small.compile_regex("(a" * 40 + ")?" * 40),  # 40 groups, 80 levels of IR
+    ]
+    for case in cases:
+        with pytest.raises(LimitExceededError) as info:
+            case()
+        assert info.value.limit == "max_nesting_depth" and info.value.allowed == 50
+
+
+def test_recursion_rooms_held_by_threads_restore_the_limit():
+    """Rooms nest across threads: the limit is the largest room held, then what it was."""
+    import sys
+    import threading
+
+    from enforcer.grammar.nesting import recursion_room
+
+    before = sys.getrecursionlimit()
+    entered, leave = threading.Barrier(3), threading.Event()
+
+    def hold(depth: int) -> None:
+        with recursion_room(depth):
+            entered.wait()
+            leave.wait()
+
+    threads = [threading.Thread(target=hold, args=(d,)) for d in (500, 2000)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    assert sys.getrecursionlimit() >= 2000 * 12
+    leave.set()
+    for t in threads:
+        t.join()
+    assert sys.getrecursionlimit() == before
+
+
 def test_nesting_scans_skip_quoted_and_class_parentheses():
     from enforcer.grammar.nesting import gbnf_depth, regex_depth
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import SchemaError
+from ..grammar.nesting import SHALLOW_DEPTH, RoomLock
 from ..vocab import Vocabulary
 from .automaton import DEAD, Automaton, concat_ranges, tokens_at
 from .expr import ALT, BYTES, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
@@ -56,7 +57,7 @@ class Grammar:
     """
 
     def __init__(self, space: LexemeSpace, start: Expr, vocab: Vocabulary, *, lock: threading.RLock,
-                 source: str = "", specials: set[str] | None = None,
+                 source: str = "", specials: set[str] | None = None, depth: int = 0,
                  max_states: int = DEFAULT_MAX_STATES, cache_bytes: int = DEFAULT_MASK_CACHE_BYTES):
         self.vocab = vocab
         self.source = source
@@ -64,7 +65,9 @@ class Grammar:
         self.unknown_keywords: list[tuple[str, str]] = []  # (pointer, keyword) a schema used but its draft lacks
         self._space = space
         self._factory = space.factory
-        self._lock = lock
+        # a deep grammar's steps recurse as deep as its compile did: they get the same room
+        self._lock = lock if depth <= SHALLOW_DEPTH else RoomLock(lock, depth)
+        self.depth = depth
         self._automaton = Automaton(space.factory, max_states=max_states)
         self._masks: OrderedDict[Any, np.ndarray] = OrderedDict()  # by state, and ("raw", clamped expr)
         self._mask_bytes = 0

@@ -28,7 +28,8 @@ from typing import Callable, Hashable, Mapping
 from ..errors import SchemaError
 from . import ir
 
-__all__ = ["check_rules", "left_recursion_cycle", "nullable_rules", "unproductive_rules"]
+__all__ = ["check_rules", "left_recursion_cycle", "nesting", "nullable_rules", "recursion_depth",
+           "unproductive_rules"]
 
 
 def _children(node: ir.Node) -> tuple[ir.Node, ...]:
@@ -242,6 +243,77 @@ def left_recursion_cycle(rules: Mapping[Hashable, ir.Node]) -> list[Hashable] | 
                 path.append(nxt)
                 iters.append(iter(edges[nxt]))
     return None
+
+
+def nesting(node: ir.Node, memo: dict[int, tuple[ir.Node, object]] | None = None) -> int:
+    """How many levels of IR nodes nest below ``node`` (a rule reference counts as a leaf)."""
+    def combine(n: ir.Node, value: Callable[[ir.Node], object]) -> int:
+        return 1 + max((value(k) for k in _children(n)), default=0)  # type: ignore[type-var]
+    return _evaluate(node, combine, {} if memo is None else memo)  # type: ignore[return-value]
+
+
+def recursion_depth(rules: ir.Rules) -> int:
+    """The deepest nesting the engine's passes may recurse through, from any rule.
+
+    A derivative, a nullability test or a lowering enters a referenced rule only where it comes
+    before any input is consumed (its left corners: the engine meets later references in later
+    steps, from the top again). So the depth is a rule's own nesting plus the deepest of the
+    rules at its left corners: the longest path of the left-corner graph. Front ends measure it
+    with their rules so that the engine can make room for it (:mod:`enforcer.grammar.nesting`)
+    and :class:`~enforcer.Limits` can refuse it: a chain of 3,000 rules each naming the next is
+    as deep as 3,000 nested parentheses.
+
+    One pass over the IR: every reference counts as nullable (an upper bound, without the
+    nullability fixpoint; a cycle that assumption makes counts once).
+    """
+    table = rules.rules
+    if not isinstance(table, dict):
+        return 0  # built on demand: the front end measured it
+    none: frozenset = frozenset()
+
+    def combine(node: ir.Node, value: Callable[[ir.Node], object]) -> tuple[int, bool, frozenset]:
+        if isinstance(node, ir.Ref):
+            return 1, True, frozenset((node.name,))
+        kids = _children(node)
+        if not kids:
+            return 1, isinstance(node, ir.Empty) or (isinstance(node, ir.Words) and b"" in node.words), none
+        parts = [value(k) for k in kids]
+        deepest = 1 + max(p[0] for p in parts)  # type: ignore[index]
+        if isinstance(node, ir.Seq):
+            corners: frozenset = none
+            for _, nullable, refs in parts:  # type: ignore[misc]
+                corners = corners | refs if refs else corners
+                if not nullable:
+                    return deepest, False, corners
+            return deepest, True, corners
+        nullable = (any(p[1] for p in parts) if isinstance(node, ir.Alt)  # type: ignore[index]
+                    else node.min == 0 or parts[0][1] if isinstance(node, ir.Repeat)  # type: ignore[index]
+                    else parts[0][1] if isinstance(node, (ir.Lexeme, ir.Lazy)) else False)  # type: ignore[index]
+        if isinstance(node, (ir.Intersect, ir.Complement)):
+            return deepest, nullable, none  # no rule inside (no text front end writes one there)
+        refs = [p[2] for p in parts if p[2]]  # type: ignore[index]
+        return deepest, nullable, (refs[0] if len(refs) == 1 else frozenset().union(*refs)) if refs else none
+
+    memo: dict[int, tuple[ir.Node, object]] = {}
+    measured = {name: _evaluate(body, combine, memo) for name, body in table.items()}
+    depth: dict[Hashable, int] = {}
+    for root in table:
+        if root in depth:
+            continue
+        path, iters = [root], [iter(measured[root][2])]  # type: ignore[index]
+        depth[root] = -1  # on the path
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                name = path.pop()
+                iters.pop()
+                own, _, corners = measured[name]  # type: ignore[misc]
+                depth[name] = own + max((depth[c] for c in corners if depth.get(c, -1) > 0), default=0)
+            elif nxt in table and nxt not in depth:
+                depth[nxt] = -1
+                path.append(nxt)
+                iters.append(iter(measured[nxt][2]))  # type: ignore[index]
+    return max(depth.values(), default=0)
 
 
 def check_rules(rules: ir.Rules, *, locate: Callable[[Hashable], str] | None = None, left_recursion: bool = True,

@@ -32,12 +32,13 @@ cannot run or what could only produce dead ends: left recursion and rules that c
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 
 from ..errors import GrammarSyntaxError, SchemaError
 from . import ir
-from .analysis import check_rules
+from .analysis import check_rules, recursion_depth
 from .nesting import gbnf_depth, recursion_room
 
 __all__ = ["parse_gbnf"]
@@ -348,4 +349,4 @@ def _parse(text: str, start: str) -> ir.Rules:
         raise SchemaError(f"the grammar has no rule {start!r} to start from (rules defined: {known})")
     rules = ir.Rules(parser.rules, start)
     check_rules(rules, locate=lambda name: f"line {parser.defined_at[name].line}")
-    return rules
+    return dataclasses.replace(rules, depth=recursion_depth(rules))

@@ -244,6 +244,10 @@ class Rules:
     start: Hashable
     indent: str = ""
     """The text of one indentation level, for :class:`Indent` nodes."""
+    depth: int = 0
+    """How deep the engine may recurse into these rules, in nesting levels, as the front end
+    measured it (see :func:`enforcer.grammar.analysis.recursion_depth`); 0: not measured, the
+    compiler measures it."""
 
 
 # Small constructors that simplify as they build, so front ends can compose freely.

@@ -22,6 +22,7 @@ from typing import Hashable, Iterable, Iterator, Mapping
 
 from ..errors import OptionError
 from . import ir
+from .analysis import nesting
 
 ANY_CHAR = ir.CharClass(((0, ir.MAX_CODE_POINT),))
 _ANY_BYTES = ir.Repeat(ir.ByteClass(((0, 255),)), 0, None)
@@ -117,7 +118,8 @@ def prepend(rules: ir.Rules, head: ir.Node) -> ir.Rules:
 def wrap(rules: ir.Rules, body: ir.Node) -> ir.Rules:
     """A grammar whose start rule is ``body`` (which refers to ``rules.start`` as it likes)."""
     start = ("wrapped", rules.start)  # unique however many times a grammar is wrapped
-    return ir.Rules(_WithStart(rules.rules, start, body), start, indent=rules.indent)
+    depth = rules.depth and rules.depth + nesting(body)  # 0: not measured, nor is the whole
+    return ir.Rules(_WithStart(rules.rules, start, body), start, indent=rules.indent, depth=depth)
 
 
 class _WithStart(Mapping):

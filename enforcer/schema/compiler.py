@@ -16,11 +16,12 @@ engine state only: no validator, no resolver.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..errors import OptionError, SchemaError
 from ..grammar import ir
-from ..grammar.analysis import check_rules
+from ..grammar.analysis import check_rules, recursion_depth
 from ..grammar.nesting import check_depth, recursion_room
 from ..limits import Limits
 from .document import Document
@@ -65,6 +66,7 @@ class SchemaCompiler:
     def compile(self) -> ir.Rules:
         depth = nesting_depth(self.document.root)
         check_depth(depth, self.limits.max_nesting_depth, "the schema")
+        self.reader.depth = depth
         emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits,
                           is_empty=self.is_empty, numbers=self.numbers)
         with recursion_room(depth):
@@ -73,7 +75,9 @@ class SchemaCompiler:
                 raise SchemaError("the schema admits no value: no JSON text satisfies it", pointer="#")
             if emitter.recursive:  # only recursion can make a rule that never finishes
                 check_rules(rules, left_recursion=False, is_empty=self.is_empty)
-        return rules
+                # rules may name each other before any input (an anyOf of two $refs): that nests
+                depth = max(depth, recursion_depth(rules))
+        return dataclasses.replace(rules, depth=max(depth, 1))
 
 
     def constant(self, value: Any) -> ir.Rules:

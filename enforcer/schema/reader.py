@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import LimitExceededError, SchemaError, UnsupportedSchemaError
 from ..limits import Limits
+from ..grammar.nesting import check_depth, recursion_room
 from .document import Document, Where
 from .model import (ALL_TYPES, ANY, NO_ARRAY, NO_NUMBER, NO_OBJECT, NO_STRING, NOTHING, TYPES, ArrayC, Contains,
                     Fixed, Neg, Node, NumberC, ObjectC, ObjectPart, Raw, StringC, Sub, Typed, any_of,
@@ -41,6 +42,9 @@ _IGNORED = frozenset({"$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$rec
                       "$defs", "definitions", "$vocabulary", "title", "description", "default", "examples",
                       "deprecated", "readOnly", "writeOnly", "contentEncoding", "contentMediaType",
                       "contentSchema", "format", "$ref", "allOf", "anyOf", "oneOf"})
+
+
+_ROOM_HOPS = 128  # schemas a $ref chain may pass before read_raw takes more recursion room
 
 
 def escape(token: str) -> str:
@@ -65,6 +69,7 @@ class Reader:
         self._memo: dict[tuple[int, str], Node] = {}
         self._negated: dict[int, tuple[Neg, Node]] = {}
         self._chain: list[int] = []  # ids of the schemas whose $ref chain is being followed
+        self.depth = 0  # the document's nesting, which the compile has room for (see read_raw)
         self._peeking = 0
         self._validator = None
         from .logic import Logic
@@ -135,7 +140,14 @@ class Reader:
                               "nesting: no value could satisfy it", pointer=where.pointer, keyword="$ref")
         self._chain.append(id(schema))
         try:
-            node = self._read_object(schema, where if via_ref else self.doc.enter(schema, where))
+            hops = len(self._chain)
+            if hops % _ROOM_HOPS:
+                node = self._read_object(schema, where if via_ref else self.doc.enter(schema, where))
+            else:  # a long $ref/allOf chain recurses beyond the document's nesting: more room
+                levels = self.depth + hops + _ROOM_HOPS
+                check_depth(levels, self.limits.max_nesting_depth, f"the $ref/allOf chain at {where.pointer}")
+                with recursion_room(levels):
+                    node = self._read_object(schema, where if via_ref else self.doc.enter(schema, where))
         finally:
             self._chain.pop()
         self._memo[key] = node
