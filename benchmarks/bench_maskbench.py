@@ -348,6 +348,34 @@ def print_summary(results: dict[str, list[SchemaRun]]) -> None:
     if "enforcer" in rows and "enforcer-any" in rows:
         print(f"  enforcer-any / enforcer total mask: "
               f"{rows['enforcer-any']['total_mask_s'] / rows['enforcer']['total_mask_s']:.2f}x")
+    if base:
+        print_common_ratios(results, base)
+
+
+def print_common_ratios(results: dict[str, list[SchemaRun]], base: str) -> None:
+    """The ratios above compare each engine's own totals, so an engine pays for every schema
+    only it can run (a schema another refuses costs that one nothing). Here the same work on
+    both sides: only the schemas both engines pass."""
+    passed = {n: {r.name: r for r in runs if r.verdict == "pass"} for n, runs in results.items()}
+    print(f"\nratios to {base} on the schemas both pass (the same work on both sides):")
+    for n in results:
+        if n == base:
+            continue
+        common = sorted(passed[n].keys() & passed[base].keys())
+        if not common:
+            continue
+        r = summary([passed[n][k] for k in common])
+        b = summary([passed[base][k] for k in common])
+        print(f"  {n:<14} {len(common)} schemas: total mask {r['total_mask_s']:.2f} s / {b['total_mask_s']:.2f} s "
+              f"= {r['total_mask_s'] / b['total_mask_s']:.2f}x, p99 {r['mask_p99'] / b['mask_p99']:.2f}x, "
+              f"max {_us(r['mask_max'])} / {_us(b['mask_max'])}, "
+              f"compile+first mask p50 {r['ttfm_p50'] / b['ttfm_p50']:.2f}x, "
+              f"max {_us(r['ttfm_max'])} / {_us(b['ttfm_max'])}")
+    if "enforcer" in passed and "enforcer-any" in passed:
+        common = sorted(passed["enforcer"].keys() & passed["enforcer-any"].keys())
+        a = sum(sum(passed["enforcer-any"][k].mask_s) for k in common)
+        o = sum(sum(passed["enforcer"][k].mask_s) for k in common)
+        print(f"  enforcer-any / enforcer total mask, {len(common)} schemas both pass: {a / o:.2f}x")
 
 
 def load_files(data: Path, pattern: str, limit: int) -> list[Path]:

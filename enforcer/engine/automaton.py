@@ -32,6 +32,7 @@ DEAD = 0
 UNKNOWN = -1  # a transition not derived yet
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
 _TINY_LIMIT = 24  # ... and below which it visits them in plain Python
+_MAX_STEPS = 100_000  # (state, token) steps kept per automaton (then forgotten at once): ~12 MB
 
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
@@ -56,6 +57,7 @@ class Automaton:
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
         self._bounds: list[tuple[int, ...] | None] = [None]
+        self._steps: dict[tuple[int, bytes], int] = {}  # (state, token bytes) -> state, see step
 
     # -- states -------------------------------------------------------------------------------
 
@@ -81,7 +83,7 @@ class Automaton:
         return len(self.exprs)
 
     def memory_bytes(self) -> int:
-        return int(self.table.nbytes) + 200 * len(self.exprs)
+        return int(self.table.nbytes) + 200 * len(self.exprs) + 120 * len(self._steps)
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -187,17 +189,49 @@ class Automaton:
         return nxt
 
     def step(self, sid: int, data: bytes) -> int:
-        """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
+        """The state after reading ``data`` (a token's bytes) from ``sid`` (``DEAD`` if it
+        cannot be read).
+
+        The table answers as far as mask walks filled it; past that, the bytes are derived on
+        expressions, and only the state reached is interned: the states inside a token are
+        rarely a state of their own again (the next mask starts after the token), and the
+        reached state's liveness decides the token (a dead state between would make it dead
+        too). A quarter of a new schema's per-token time went to interning and testing them.
+        Kept per (state, bytes): a repeated request reads one dict entry per token.
+        """
+        key = (sid, data)
+        found = self._steps.get(key)
+        if found is not None:
+            return found
         table = self.table
-        for byte in data:
-            nxt = int(table[sid, byte])
-            if nxt == UNKNOWN:
-                nxt = self.derive_class(sid, byte)
-                table = self.table
-            sid = nxt
-            if sid == DEAD:
+        nxt = sid
+        for i, byte in enumerate(data):
+            cell = int(table[nxt, byte])
+            if cell == UNKNOWN:
+                nxt = self._derive_rest(nxt, data, i)
+                break
+            nxt = cell
+            if nxt == DEAD:
+                break
+        if len(self._steps) >= _MAX_STEPS:
+            self._steps.clear()
+        self._steps[key] = nxt
+        return nxt
+
+    def _derive_rest(self, sid: int, data: bytes, start: int) -> int:
+        f = self.factory
+        e = self.exprs[sid]
+        for byte in data[start:] if start else data:
+            cuts = e._cuts
+            if cuts is None and e is self.exprs[sid]:
+                cuts = f.cuts(e)  # a state: met again by other tokens, worth its byte classes
+            if cuts is not None:  # derive by the class's lowest byte: kept for the whole class
+                k = bisect.bisect_right(cuts, byte)
+                byte = cuts[k - 1] if k else 0
+            e = f.derive(e, byte)  # else by the byte itself: the class's bounds would cost as much
+            if e.kind == NEVER:
                 return DEAD
-        return sid
+        return self.intern(e) if self.is_live(e) else DEAD
 
     def gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
         """``T[parents, data]``, deriving the transitions not derived yet (one derivative per
