@@ -140,6 +140,7 @@ class Automaton:
         if f.nullable(e):
             return True
         seen = {e}
+        into: dict[Expr, list[Expr]] = {}  # the derivation edges found, reversed
         stack = [(e, iter((0, *f.cuts(e))))]
         while stack:
             x, reps = stack[-1]
@@ -148,13 +149,23 @@ class Automaton:
                 stack.pop()
                 continue
             y = f.derive(x, rep)
-            if y.kind == NEVER or y in seen or y.live is False:
+            if y.kind == NEVER or y.live is False:
+                continue
+            if y in seen:
+                into.setdefault(y, []).append(x)
                 continue
             if f.nullable(y) or y.live or (y.kind != AND and self.is_live(y)):
-                for z, _ in stack:  # every state on the path reaches acceptance
-                    z.live = True
+                # every state with a path to x reaches acceptance: the path, and the states
+                # explored before that lead into it (later searches start from such states)
+                live = [x]
+                while live:
+                    z = live.pop()
+                    if z.live is not True:
+                        z.live = True
+                        live.extend(into.get(z, ()))
                 return True
             seen.add(y)
+            into[y] = [x]
             stack.append((y, iter((0, *f.cuts(y)))))
             if len(seen) > self.max_states:  # the search's states count against the same budget
                 raise LimitExceededError("cannot decide whether an intersection of the constraint's "
