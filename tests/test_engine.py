@@ -206,6 +206,27 @@ def test_intersections_dead_and_alive(llama3_vocab):
         assert re.fullmatch(b"[a-c]{1,3}", text) and text != b"abc"
 
 
+def test_intersection_members_implied_by_another():
+    """``(x | y) & y`` is ``y`` and ``¬(x | y) & y`` is empty: what a search pattern becomes
+    inside a key once it has matched (``.*p.*`` derives to ``… | .*``). Decided when the
+    intersection is built, so no search through the key's states is needed to find it."""
+    from enforcer.engine.expr import NEVER, ExprFactory
+
+    f = ExprFactory()
+    anything = f.repeat(f.byte_ranges([(0x20, 0x7E)]))
+    matched = f.alt(f.seq(f.literal(b"net_"), anything), anything)  # ".*net_.*" after a match
+    other = f.seq(f.repeat(f.byte_ranges([(0x61, 0x7A)])), f.literal(b"x"))
+    assert f.both(anything, matched) is anything
+    assert f.both(anything, matched, other) is f.both(anything, other)
+    assert f.both(anything, f.complement(matched)).kind == NEVER
+    assert f.both(other, f.complement(other)).kind == NEVER
+    assert f.both(anything, f.complement(other)).kind != NEVER  # unrelated members stay
+    # the languages agree with the unsimplified reading on a few words
+    for word in (b"", b"ax", b"net_", b"zz net_q"):
+        both = f.matches(f.both(anything, matched, other), word)
+        assert both == (f.matches(anything, word) and f.matches(matched, word) and f.matches(other, word))
+
+
 @pytest.mark.parametrize("bad", [97.7, 97.0, True, "97", np.float64(97.0), np.bool_(True), None])
 def test_advance_rejects_what_is_not_an_integer(bad):
     """A float token id is a caller's bug (a logits value passed for an index): truncating it to

@@ -209,10 +209,37 @@ class ExprFactory:
                 flat[sub] = None
         if not flat:
             return self.complement(self.never)
+        if len(flat) > 1 and not self._subsume(flat):
+            return self.never
         if len(flat) == 1:
             return next(iter(flat))
         members = tuple(sorted(flat, key=_uid))
         return self._make(AND, members, True, (AND, *[m.uid for m in members]))
+
+    @staticmethod
+    def _subsume(flat: dict[Expr, None]) -> bool:
+        """Drop the members of an intersection that another member implies; ``False`` if the
+        intersection is empty for the same reason.
+
+        A member that is an alternative with another member among its branches holds whatever
+        that member holds (``(x | y) & y`` is ``y``), and the complement of such a member, or of
+        another member itself, leaves nothing (``¬(x | y) & y`` is empty). Both shapes are what
+        a search pattern becomes once it has matched inside a key: ``.*p.*`` derives to
+        ``… | .*``, the very string body the key is intersected with. Without this, the key's
+        states would go on telling apart positions that differ only inside patterns already
+        decided, and proving a dead one empty would take a search through all of them.
+        """
+        drop = []
+        for x in flat:
+            if x.kind == NOT:
+                inner = x.args[0]
+                if inner in flat or (inner.kind == ALT and any(y in flat for y in inner.args)):
+                    return False
+            elif x.kind == ALT and any(y in flat for y in x.args):
+                drop.append(x)
+        for x in drop:  # a branch is never an alternative itself (they are flat): no cycles
+            del flat[x]
+        return True
 
     def complement(self, item: Expr) -> Expr:
         """Every byte string ``item`` does not match (intersect it with something useful)."""

@@ -90,3 +90,36 @@ def test_lexeme_masks_on_a_sentencepiece_vocabulary(mistral_sp_tokenizer):
     for index in (0, 2, 7, 9):
         grammar = compile_json_schema(SCHEMAS[index], mistral_vocab, whitespace="flexible")
         _walk_compare(grammar, mistral_vocab, random.Random(index), steps=30, check_every=3)
+
+
+PATTERN_KEYS = {  # unanchored patternProperties (search semantics), as in real schemas
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "kind": {"enum": ["a", "b"]}},
+    "patternProperties": {"netdir_(projects|work)": {"type": "object", "properties": {"n": {"type": "string"}}},
+                          "netdrv_([a-z]+)": {"type": ["integer", "object"]},
+                          "net_[a-z]+[0-9]+": {"type": ["boolean", "integer"]}},
+}
+
+
+@pytest.mark.parametrize("whitespace", ["compact", "flexible"])
+def test_pattern_key_masks_equal_the_plain_walk(whitespace, llama3_vocab, llama3_tokenizer):
+    """Keys under several search patterns are intersections whose states change while a
+    pattern matches; every step of valid instances (keys matching one pattern, two, none)
+    must get the plain walk's mask (declared keys first: schema property order)."""
+    import json
+
+    grammar = compile_json_schema(PATTERN_KEYS, llama3_vocab, whitespace=whitespace)
+    instances = [
+        {"name": "x", "kind": "a", "netdir_work": {"n": "q"}, "netdrv_abc": 3, "net_ab12": True},
+        {"xnetdrv_q netdir_projects": {}, "net_a1 netdrv_z": 1, "plain key": "free"},
+        {"netdrv_": "not matched: no letter after the underscore", "net_a": [1]},
+    ]
+    separators = (",", ":") if whitespace == "compact" else (", ", ": ")
+    for instance in instances:
+        text = json.dumps(instance, separators=separators)
+        matcher = grammar.matcher()
+        for token in llama3_tokenizer.encode(text, add_special_tokens=False):
+            state = matcher.state
+            assert np.array_equal(grammar.token_mask(state), grammar.reference_mask(state)), (text, state)
+            matcher.advance(token)
+        assert matcher.is_complete()
