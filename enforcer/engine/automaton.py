@@ -33,6 +33,7 @@ UNKNOWN = -1  # a transition not derived yet
 _SPARSE_LIMIT = 2048  # live children per level below which the walk visits only those
 _TINY_LIMIT = 24  # ... and below which it visits them in plain Python
 _MAX_STEPS = 100_000  # (state, token) steps kept per automaton (then forgotten at once): ~12 MB
+_UNSET = object()
 
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
@@ -58,6 +59,8 @@ class Automaton:
         self.accepting = np.zeros(64, dtype=bool)
         self._bounds: list[tuple[int, ...] | None] = [None]
         self._steps: dict[tuple[int, bytes], int] = {}  # (state, token bytes) -> state, see step
+        self._gap_shapes: dict[int, tuple | None] = {}  # see _gap_literal
+        self._gaps: dict[tuple, tuple] = {}  # see _gap_below
 
     # -- states -------------------------------------------------------------------------------
 
@@ -417,6 +420,10 @@ class Automaton:
         """Sparse walk below ``starts`` (at any depths), all reading from state ``sid``;
         children by a byte in the 256-bit ``skip`` mask are left out at the first level.
         Returns the live nodes and their states, level by level."""
+        if not skip and starts.size <= _TINY_LIMIT:
+            shape = self._gap_literal(sid)
+            if shape is not None:
+                return self._walk_gap_literal(starts, sid, shape, trie)
         nodes_out: list[np.ndarray] = []
         states_out: list[np.ndarray] = []
         if starts.size <= _TINY_LIMIT and sum(len(trie.children_map(n)) for n in starts.tolist()) <= _TINY_LIMIT:
@@ -431,6 +438,103 @@ class Automaton:
         states = self.row_gather(sid, kid_bytes)  # one source state: one row of the table
         live = states != DEAD
         return self.walk_on(children[live], states[live], trie)
+
+    def _gap_literal(self, sid: int) -> tuple[tuple[int, ...], int, bytes, Expr] | None:
+        """``(space bytes, most, text, rest)`` when state ``sid`` is ``[space]{0,most} text rest``
+        or ``text rest`` (``most`` 0), ``text`` not starting with a space byte: a key with its
+        colon, an enum value, a bracket, each after the layout's whitespace. Kept per state."""
+        found = self._gap_shapes.get(sid, _UNSET)
+        if found is not _UNSET:
+            return found  # type: ignore[return-value]
+        e = self.exprs[sid]
+        if e.kind == LEX:
+            e = e.args[0]
+        space: tuple[int, ...] = ()
+        most = 0
+        if e.kind == SEQ:
+            head = e.args[0]
+            if (head.kind == REPEAT and head.args[1] == 0 and head.args[2] is not None
+                    and head.args[0].kind == CLASS):
+                mask = head.args[0].args[0]
+                space, most, e = tuple(b for b in range(256) if (mask >> b) & 1), head.args[2], e.args[1]
+        literal = self._leading_literal(e)
+        found = None
+        if literal is not None and literal[0][0] not in space:
+            found = (space, most, literal[0], literal[1])
+        self._gap_shapes[sid] = found
+        return found
+
+    def _walk_gap_literal(self, starts: np.ndarray, sid: int, shape: tuple[tuple[int, ...], int, bytes, Expr],
+                          trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The sparse walk below a few ``starts`` of a state ``[space]{0,most} text rest`` (see
+        :meth:`_gap_literal`), followed along the trie in Python: no derivative until ``rest``.
+        Most crossings into the next key or value are this shape, and each key is a state of its
+        own, met once: deriving its whitespace run and text byte by byte cost more than the
+        whole walk."""
+        space, most, text, rest = shape
+        if rest.kind == NEVER or not self.is_live(rest):
+            return [], []
+        gap, firsts = self._gap_below(starts, space, most, trie)
+        heads = firsts.get(text[0])
+        if heads is None:
+            if not gap.size:
+                return [], []
+            return [gap], [np.full(gap.size, sid, dtype=np.int32)]  # sid: a live, non-accepting marker
+        inside: list[int] = []  # inside the text (its first byte read), before its end
+        ends: list[int] = []
+        rest_of_text = text[1:]
+        for node in heads:
+            for byte in rest_of_text:
+                inside.append(node)
+                node = trie.children_map(node).get(byte, -1)
+                if node < 0:
+                    break
+            else:
+                ends.append(node)
+        nodes_out = [gap] if gap.size else []
+        if inside:
+            nodes_out.append(np.asarray(inside, dtype=np.int64))
+        states_out = [np.full(x.size, sid, dtype=np.int32) for x in nodes_out]  # sid: live, not accepting
+        if ends:
+            rest_sid = self.intern(rest)
+            end_nodes = np.asarray(ends, dtype=np.int64)
+            nodes_out.append(end_nodes)
+            states_out.append(np.full(end_nodes.size, rest_sid, dtype=np.int32))
+            more, more_states = self._walk_from(end_nodes, rest_sid, trie)
+            nodes_out.extend(more)
+            states_out.extend(more_states)
+        return nodes_out, states_out
+
+    def _gap_below(self, starts: np.ndarray, space: tuple[int, ...], most: int,
+                   trie: TokenTrie) -> tuple[np.ndarray, dict[int, list[int]]]:
+        """Below ``starts``: the nodes of runs of up to ``most`` bytes of ``space``, and the
+        children of the starts and of those nodes by any other byte, by byte. Kept for the
+        start sets asked about (a lexeme space's node sets: the same few dozen come back for
+        every key and value that follows them)."""
+        key = (id(starts), space, most)
+        hit = self._gaps.get(key)
+        if hit is not None and hit[0] is starts:
+            return hit[1], hit[2]
+        gap: list[int] = []
+        firsts: dict[int, list[int]] = {}
+        frontier = starts.tolist()
+        for level in range(most + 1):
+            kids: list[int] = []
+            for node in frontier:
+                for byte, child in trie.children_map(node).items():
+                    if byte in space:
+                        kids.append(child)
+                    else:
+                        firsts.setdefault(byte, []).append(child)
+            if level == most or not kids:
+                break
+            gap.extend(kids)
+            frontier = kids
+        found = (starts, np.asarray(gap, dtype=np.int64), firsts)
+        if len(self._gaps) >= 4096:
+            self._gaps.clear()
+        self._gaps[key] = found
+        return found[1], found[2]
 
     def walk_on(self, nodes: np.ndarray, states: np.ndarray,
                 trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -573,7 +677,14 @@ class Walk:
 
 
 def tokens_at(trie: TokenTrie, nodes: np.ndarray) -> np.ndarray:
-    """The token ids ending at ``nodes``."""
+    """The token ids ending at ``nodes`` (a new array)."""
+    if nodes.size <= _TINY_LIMIT:  # a crossing's few nodes: slices beat five numpy calls
+        offsets = trie.token_offsets
+        pieces = [trie.token_ids[offsets[n]:offsets[n + 1]] for n in nodes.tolist()]
+        pieces = [p for p in pieces if p.size]
+        if not pieces:
+            return np.zeros(0, dtype=np.int32)
+        return pieces[0].copy() if len(pieces) == 1 else np.concatenate(pieces)
     starts = trie.token_offsets[nodes]
     counts = trie.token_offsets[nodes + 1] - starts
     total = int(counts.sum())
