@@ -410,17 +410,22 @@ class Automaton:
             end_nodes = np.asarray(ends, dtype=np.int64)
             nodes_out.append(end_nodes)
             states_out.append(np.full(end_nodes.size, tail_sid, dtype=np.int32))
-            more, more_states = self._walk_from(end_nodes, tail_sid, trie)
+            more, more_states = self._walk_from(end_nodes, tail_sid, trie, markers=True)
             nodes_out.extend(more)
             states_out.extend(more_states)
         return nodes_out, states_out
 
-    def _walk_from(self, starts: np.ndarray, sid: int, trie: TokenTrie,
-                   skip: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _walk_from(self, starts: np.ndarray, sid: int, trie: TokenTrie, skip: int = 0, *,
+                   markers: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Sparse walk below ``starts`` (at any depths), all reading from state ``sid``;
         children by a byte in the 256-bit ``skip`` mask are left out at the first level.
-        Returns the live nodes and their states, level by level."""
-        if not skip and starts.size <= _TINY_LIMIT:
+        Returns the live nodes and their states, level by level.
+
+        With ``markers``, for callers that need only which nodes are live and which accept (a
+        mask, a crossing), nodes inside fixed text may carry ``sid``, a live and not accepting
+        marker, instead of their own state: see :meth:`_walk_gap_literal`. Without it every
+        state is true (the budget follows where each token leads)."""
+        if markers and not skip and starts.size <= _TINY_LIMIT:
             shape = self._gap_literal(sid)
             if shape is not None:
                 return self._walk_gap_literal(starts, sid, shape, trie)
@@ -467,7 +472,8 @@ class Automaton:
     def _walk_gap_literal(self, starts: np.ndarray, sid: int, shape: tuple[tuple[int, ...], int, bytes, Expr],
                           trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The sparse walk below a few ``starts`` of a state ``[space]{0,most} text rest`` (see
-        :meth:`_gap_literal`), followed along the trie in Python: no derivative until ``rest``.
+        :meth:`_gap_literal`), followed along the trie in Python: no derivative until ``rest``
+        (nodes before it carry ``sid`` as a marker: ``markers`` walks only).
         Most crossings into the next key or value are this shape, and each key is a state of its
         own, met once: deriving its whitespace run and text byte by byte cost more than the
         whole walk."""
@@ -500,7 +506,7 @@ class Automaton:
             end_nodes = np.asarray(ends, dtype=np.int64)
             nodes_out.append(end_nodes)
             states_out.append(np.full(end_nodes.size, rest_sid, dtype=np.int32))
-            more, more_states = self._walk_from(end_nodes, rest_sid, trie)
+            more, more_states = self._walk_from(end_nodes, rest_sid, trie, markers=True)
             nodes_out.extend(more)
             states_out.extend(more_states)
         return nodes_out, states_out
@@ -587,7 +593,7 @@ class Automaton:
         """The live nodes strictly below the nodes ``starts`` (at any depths), reading their
         bytes from state ``sid``: how tokens continue after a lexeme ends inside them. Sparse
         only: what lies below a lexeme's end is a small part of the trie."""
-        nodes, _ = self._walk_from(starts, sid, trie)
+        nodes, _ = self._walk_from(starts, sid, trie, markers=True)
         if not nodes:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(nodes) if len(nodes) > 1 else nodes[0]

@@ -295,7 +295,7 @@ class LexemeSpace:
             return found[1], found[2]
         self.stats["crossing_walks"] += 1
         a, trie = self.automaton, self.vocab.trie
-        nodes, states = a._walk_from(starts, a.intern(h), trie)
+        nodes, states = a._walk_from(starts, a.intern(h), trie, markers=True)
         if nodes:
             nodes_all = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
             states_all = np.concatenate(states) if len(states) > 1 else states[0]
