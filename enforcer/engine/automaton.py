@@ -444,7 +444,7 @@ class Automaton:
         live = states != DEAD
         return self.walk_on(children[live], states[live], trie)
 
-    def _gap_literal(self, sid: int) -> tuple[tuple[int, ...], int, bytes, Expr] | None:
+    def _gap_literal(self, sid: int) -> tuple[frozenset[int], int, bytes, Expr] | None:
         """``(space bytes, most, text, rest)`` when state ``sid`` is ``[space]{0,most} text rest``
         or ``text rest`` (``most`` 0), ``text`` not starting with a space byte: a key with its
         colon, an enum value, a bracket, each after the layout's whitespace. Kept per state."""
@@ -454,14 +454,14 @@ class Automaton:
         e = self.exprs[sid]
         if e.kind == LEX:
             e = e.args[0]
-        space: tuple[int, ...] = ()
+        space: frozenset[int] = frozenset()
         most = 0
         if e.kind == SEQ:
             head = e.args[0]
             if (head.kind == REPEAT and head.args[1] == 0 and head.args[2] is not None
                     and head.args[0].kind == CLASS):
                 mask = head.args[0].args[0]
-                space, most, e = tuple(b for b in range(256) if (mask >> b) & 1), head.args[2], e.args[1]
+                space, most, e = frozenset(b for b in range(256) if (mask >> b) & 1), head.args[2], e.args[1]
         literal = self._leading_literal(e)
         found = None
         if literal is not None and literal[0][0] not in space:
@@ -469,7 +469,7 @@ class Automaton:
         self._gap_shapes[sid] = found
         return found
 
-    def _walk_gap_literal(self, starts: np.ndarray, sid: int, shape: tuple[tuple[int, ...], int, bytes, Expr],
+    def _walk_gap_literal(self, starts: np.ndarray, sid: int, shape: tuple[frozenset[int], int, bytes, Expr],
                           trie: TokenTrie) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The sparse walk below a few ``starts`` of a state ``[space]{0,most} text rest`` (see
         :meth:`_gap_literal`), followed along the trie in Python: no derivative until ``rest``
@@ -481,37 +481,16 @@ class Automaton:
         if rest.kind == NEVER or not self.is_live(rest):
             return [], []
         gap, firsts = self._gap_below(starts, space, most, trie)
-        heads = firsts.get(text[0])
-        if heads is None:
-            if not gap.size:
-                return [], []
-            return [gap], [np.full(gap.size, sid, dtype=np.int32)]  # sid: a live, non-accepting marker
-        inside: list[int] = []  # inside the text (its first byte read), before its end
-        ends: list[int] = []
-        rest_of_text = text[1:]
-        for node in heads:
-            for byte in rest_of_text:
-                inside.append(node)
-                node = trie.children_map(node).get(byte, -1)
-                if node < 0:
-                    break
-            else:
-                ends.append(node)
         nodes_out = [gap] if gap.size else []
-        if inside:
-            nodes_out.append(np.asarray(inside, dtype=np.int64))
-        states_out = [np.full(x.size, sid, dtype=np.int32) for x in nodes_out]  # sid: live, not accepting
-        if ends:
-            rest_sid = self.intern(rest)
-            end_nodes = np.asarray(ends, dtype=np.int64)
-            nodes_out.append(end_nodes)
-            states_out.append(np.full(end_nodes.size, rest_sid, dtype=np.int32))
-            more, more_states = self._walk_from(end_nodes, rest_sid, trie, markers=True)
-            nodes_out.extend(more)
-            states_out.extend(more_states)
+        states_out = [np.full(gap.size, sid, dtype=np.int32)] if gap.size else []  # sid: live, not accepting
+        heads = firsts.get(text[0])
+        if heads is not None:
+            nodes, states = self._literal_from(np.asarray(heads, dtype=np.int64), sid, text, rest, trie)
+            nodes_out.extend(nodes)
+            states_out.extend(states)
         return nodes_out, states_out
 
-    def _gap_below(self, starts: np.ndarray, space: tuple[int, ...], most: int,
+    def _gap_below(self, starts: np.ndarray, space: frozenset[int], most: int,
                    trie: TokenTrie) -> tuple[np.ndarray, dict[int, list[int]]]:
         """Below ``starts``: the nodes of runs of up to ``most`` bytes of ``space``, and the
         children of the starts and of those nodes by any other byte, by byte. Kept for the
