@@ -290,10 +290,10 @@ class Automaton:
             return Walk.of(nodes_out, states_out)
         depth = len(path)
         level_order, child_start, child_count = trie.children_index
-        node_byte, level_edges = trie.node_byte, trie.level_edges
+        node_byte, max_depth = trie.node_byte, len(trie.levels) - 1
         nodes = np.full(1, node, dtype=np.int64)
         states = np.full(1, sid, dtype=np.int32)
-        while depth < len(level_edges) - 1:
+        while depth < max_depth:
             depth += 1
             counts = child_count[nodes]
             total = int(counts.sum())
@@ -316,22 +316,36 @@ class Automaton:
 
     def _dense(self, trie: TokenTrie, depth: int, nodes_out: list[np.ndarray], states_out: list[np.ndarray],
                nodes: np.ndarray, states: np.ndarray) -> "Walk":
-        """Finish a walk level by level over whole levels, from ``depth`` on."""
-        level_edges = trie.level_edges
-        state_of_node = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in trie"
+        """Finish a walk over whole levels from ``depth`` on (``nodes`` are the live nodes of the
+        level above), in the trie's level order: each level is a slice of one state array,
+        computed from the slice above with five numpy calls into two scratch buffers."""
+        layout = trie.level_layout
+        offsets, position, sizes = layout.offsets, layout.position, layout.sizes
+        slots = np.zeros(trie.num_nodes + 1, dtype=np.int32)  # last slot: "not in the trie"
         for n, st in zip(nodes_out, states_out):
-            state_of_node[n] = st
-        state_of_node[nodes] = states
-        while depth < len(level_edges):
-            level, parents_of_level, bytes_of_level = level_edges[depth]
-            level_states = self.gather(state_of_node[parents_of_level], bytes_of_level)
-            state_of_node[level] = level_states
-            if not level_states.any():
+            slots[position[n]] = st
+        slots[position[nodes]] = states
+        widest = layout.widest
+        parent_states, index_buffer = np.empty(widest, dtype=np.int32), np.empty(widest, dtype=np.intp)
+        while depth < len(sizes):
+            above = slots[offsets[depth - 1]:offsets[depth]]
+            size = sizes[depth]
+            parent_state = parent_states[:size]
+            above.take(layout.parent_slot[depth], out=parent_state, mode="clip")  # "clip": in range, no buffer
+            index = index_buffer[:size]
+            np.left_shift(parent_state, 8, out=index)
+            index |= layout.edge_byte[depth]
+            level = slots[offsets[depth]:offsets[depth + 1]]
+            self.table.take(index, out=level, mode="clip")
+            flags = np.bitwise_or.reduce(level)  # < 0: some UNKNOWN (-1); 0: all DEAD
+            if flags < 0:
+                level[:] = self.gather(index >> 8, index & 255)
+                flags = np.bitwise_or.reduce(level)
+            if flags == 0:
                 break
             depth += 1
-        state_of_node[0] = DEAD
-        live = np.flatnonzero(state_of_node[:-1] != DEAD)
-        return Walk(live, state_of_node[live], state_of_node)
+        slots[0] = DEAD
+        return Walk.over_levels(slots, layout.order)
 
     def _leading_gap(self, sid: int, trie: TokenTrie) -> "Walk | None":
         """A state that starts with a bounded whitespace run, ``[ \\t\\n\\r]{0,m} rest`` where
@@ -633,15 +647,18 @@ class Automaton:
 
 
 class Walk:
-    """A walk's result: the live nodes below the root and their states (``dense``: the whole
-    per-node state array, when the walk covered whole levels)."""
+    """A walk's result: the live nodes below the root and their states. A walk over whole levels
+    keeps ``dense``, the state of every slot of the trie's level layout, and lists its live
+    nodes only when asked (a lexeme's mask needs only ``dense``)."""
 
-    __slots__ = ("nodes", "states", "dense")
+    __slots__ = ("_nodes", "_states", "dense", "_order")
 
-    def __init__(self, nodes: np.ndarray, states: np.ndarray, dense: np.ndarray | None = None):
-        self.nodes = nodes
-        self.states = states
+    def __init__(self, nodes: np.ndarray | None, states: np.ndarray | None, dense: np.ndarray | None = None,
+                 order: np.ndarray | None = None):
+        self._nodes = nodes
+        self._states = states
         self.dense = dense
+        self._order = order
 
     @classmethod
     def of(cls, nodes: list[np.ndarray], states: list[np.ndarray]) -> "Walk":
@@ -651,12 +668,40 @@ class Walk:
             return cls(nodes[0], states[0])
         return cls(np.concatenate(nodes), np.concatenate(states))
 
-    def mask(self, trie: TokenTrie, token_node: np.ndarray, n_words: int, size: int) -> np.ndarray:
-        """Packed mask of the tokens whose trie node was reached alive (``token_node[t]`` = t's
-        node, or past the last node when absent)."""
+    @classmethod
+    def over_levels(cls, slots: np.ndarray, order: np.ndarray) -> "Walk":
+        """A whole-level walk: ``slots`` in level-layout order, ``order`` its slot-to-node map."""
+        return cls(None, None, slots, order)
+
+    def _list_live(self) -> None:
+        live = np.flatnonzero(self.dense[:-1])
+        self._nodes = self._order[live].astype(np.int64)
+        self._states = self.dense[live]
+
+    @property
+    def nodes(self) -> np.ndarray:
+        if self._nodes is None:
+            self._list_live()
+        return self._nodes
+
+    @property
+    def states(self) -> np.ndarray:
+        if self._states is None:
+            self._list_live()
+        return self._states
+
+    def nodes_where(self, accepting: np.ndarray) -> np.ndarray:
+        """The live nodes whose state is marked in ``accepting`` (a bool per state)."""
+        if self._nodes is None:
+            return self._order[np.flatnonzero(accepting[self.dense[:-1]])].astype(np.int64)
+        return self._nodes[accepting[self._states]]
+
+    def mask(self, trie: TokenTrie, token_slot: np.ndarray, n_words: int, size: int) -> np.ndarray:
+        """Packed mask of the tokens whose trie node was reached alive (``token_slot[t]``: the
+        level-layout slot of t's node, or the last slot when t is not in the trie)."""
         if self.dense is not None:
             bits = np.zeros(n_words * 32, dtype=bool)
-            bits[:size] = self.dense[token_node] != DEAD
+            bits[:size] = (self.dense != DEAD)[token_slot]  # a byte per slot gathers faster
             return np.packbits(bits, bitorder="little").view(np.int32)
         return pack_ids(tokens_at(trie, self.nodes), n_words)
 

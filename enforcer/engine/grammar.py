@@ -242,7 +242,7 @@ class Grammar:
             self.stats["raw_walks"] += 1
             a, trie = self._automaton, self.vocab.trie
             walk = a.walk(a.intern(key[1]), trie)
-            found = walk.mask(trie, self._space.token_node, self.n_words, self.vocab.size)
+            found = walk.mask(trie, self._space.token_slot, self.n_words, self.vocab.size)
             self._remember(key, found)
         return found
 
@@ -348,7 +348,7 @@ class Grammar:
         with self._lock:
             trie = self.vocab.trie
             walk = self._automaton.walk(sid, trie)
-            return walk.mask(trie, self._space.token_node, self.n_words, self.vocab.size)
+            return walk.mask(trie, self._space.token_slot, self.n_words, self.vocab.size)
 
     def fill_mask(self, sid: int, out: np.ndarray, *, terminated: bool = False) -> None:
         """Write the allowed set of state ``sid`` (EOS included when accepting) into ``out``."""

@@ -210,7 +210,7 @@ class LexemeSpace:
         token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
         known = vocab.trie.token_node[: vocab.size]
         token_node[: known.size] = np.where(known >= 0, known, vocab.trie.num_nodes)
-        self.token_node = token_node
+        self.token_slot = vocab.trie.level_layout.position[token_node]  # for Walk.mask
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
         self._node_sets: dict[bytes, np.ndarray] = {}
         self._literals: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -246,9 +246,9 @@ class LexemeSpace:
         trie = self.vocab.trie
         sid = a.intern(h)
         walk = a.walk(sid, trie)
-        inner = walk.mask(trie, self.token_node, self.n_words, self.vocab.size)
+        inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
         inner.setflags(write=False)
-        ends = walk.nodes[a.accepting[walk.states]]
+        ends = walk.nodes_where(a.accepting)
         return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(ends[trie.subtree_end[ends] > ends + 1]))
 
     def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
