@@ -50,6 +50,7 @@ class LevelLayout:
     edge_byte: list[np.ndarray]  # per depth: intp, the byte on the edge into each node
     sizes: list[int]  # per depth: the number of nodes
     widest: int  # the largest of sizes
+    inner: np.ndarray  # intp: the slots of the nodes with children, ascending
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ class TokenTrie:
                 parent_slot.append((position[self.node_parent[level]] - offsets[d - 1]).astype(np.intp))
                 edge_byte.append(self.node_byte[level].astype(np.intp))
             sizes = [len(level) for level in self.levels]
-            cached = LevelLayout(order, position, offsets, parent_slot, edge_byte, sizes, max(sizes))
+            inner = np.flatnonzero(self.subtree_end[order] > order + 1).astype(np.intp)
+            cached = LevelLayout(order, position, offsets, parent_slot, edge_byte, sizes, max(sizes), inner)
             object.__setattr__(self, "_level_layout", cached)
         return cached
 

@@ -690,11 +690,14 @@ class Walk:
             self._list_live()
         return self._states
 
-    def nodes_where(self, accepting: np.ndarray) -> np.ndarray:
-        """The live nodes whose state is marked in ``accepting`` (a bool per state)."""
+    def exits(self, trie: TokenTrie, accepting: np.ndarray) -> np.ndarray:
+        """The live nodes in an accepting state (``accepting``: a bool per state) with tokens
+        below them: where the walked lexeme may end inside a longer token."""
         if self._nodes is None:
-            return self._order[np.flatnonzero(accepting[self.dense[:-1]])].astype(np.int64)
-        return self._nodes[accepting[self._states]]
+            inner = trie.level_layout.inner  # whole-level walks look at inner nodes only
+            return self._order[inner[accepting.take(self.dense.take(inner))]].astype(np.int64)
+        ends = self._nodes[accepting[self._states]]
+        return ends[trie.subtree_end[ends] > ends + 1]
 
     def mask(self, trie: TokenTrie, token_slot: np.ndarray, n_words: int, size: int) -> np.ndarray:
         """Packed mask of the tokens whose trie node was reached alive (``token_slot[t]``: the

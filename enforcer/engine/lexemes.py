@@ -248,8 +248,7 @@ class LexemeSpace:
         walk = a.walk(sid, trie)
         inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
         inner.setflags(write=False)
-        ends = walk.nodes_where(a.accepting)
-        return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(ends[trie.subtree_end[ends] > ends + 1]))
+        return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(walk.exits(trie, a.accepting)))
 
     def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         """The tokens that are prefixes of ``text`` (all of it included), and the node set of
