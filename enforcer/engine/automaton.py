@@ -235,6 +235,10 @@ class Automaton:
     def _derive_rest(self, sid: int, data: bytes, start: int) -> int:
         f = self.factory
         e = self.exprs[sid]
+        if e.kind == SEQ and e.args[0].kind == LEX:
+            e, start = self._derive_in_lexeme(e, data, start)
+            if e.kind == NEVER:
+                return DEAD
         for byte in data[start:] if start else data:
             cuts = e._cuts
             if cuts is None and e is self.exprs[sid]:
@@ -246,6 +250,23 @@ class Automaton:
             if e.kind == NEVER:
                 return DEAD
         return self.intern(e) if self.is_live(e) else DEAD
+
+    def _derive_in_lexeme(self, e: Expr, data: bytes, start: int) -> tuple[Expr, int]:
+        """``LEX h · T`` read from ``data[start:]`` while ``h`` cannot end: the lexeme alone is
+        derived (its derivatives are shared by every grammar, and mask walks made most of them)
+        and the sequence is rebuilt once at the end, instead of a new ``LEX h' · T`` per byte.
+        Returns the expression reached and where reading stopped (``h`` may end there)."""
+        f = self.factory
+        h, tail = e.args
+        i, n = start, len(data)
+        while i < n and h.kind == LEX and not f.nullable(h):
+            cuts = h._cuts if h._cuts is not None else f.cuts(h)
+            k = bisect.bisect_right(cuts, data[i])  # by its class's lowest byte, as the walks derive
+            h = f.derive(h, cuts[k - 1] if k else 0)
+            i += 1
+        if i == start:
+            return e, start
+        return f._seq2(h, tail), i
 
     def gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
         """``T[parents, data]``, deriving the transitions not derived yet (one derivative per
