@@ -36,6 +36,13 @@ _MAX_STEPS = 100_000  # (state, token) steps kept per automaton (then forgotten 
 _UNSET = object()
 
 
+def class_byte(cuts: tuple[int, ...], byte: int) -> int:
+    """The lowest byte of ``byte``'s class (classes start at 0 and at each cut): a derivative
+    by it stands for the whole class, so every byte of a class shares one memo entry."""
+    k = bisect.bisect_right(cuts, byte)
+    return cuts[k - 1] if k else 0
+
+
 def concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without a loop."""
     offsets = np.cumsum(counts) - counts
@@ -192,8 +199,7 @@ class Automaton:
         if known != UNKNOWN:
             return known
         bounds = self._class_bounds(sid)
-        k = bisect.bisect_right(bounds, byte) - 1
-        return self._derive_class_index(sid, bounds, k)
+        return self._derive_class_index(sid, bounds, bisect.bisect_right(bounds, byte) - 1)
 
     def _derive_class_index(self, sid: int, bounds: tuple[int, ...], k: int) -> int:
         lo, hi = bounds[k], bounds[k + 1]
@@ -235,21 +241,17 @@ class Automaton:
     def _derive_rest(self, sid: int, data: bytes, start: int) -> int:
         f = self.factory
         e = self.exprs[sid]
+        if e._cuts is None:
+            f.cuts(e)  # a state: met again by other tokens, worth its byte classes
         if e.kind == SEQ and e.args[0].kind == LEX:
             e, start = self._derive_in_lexeme(e, data, start)
+        for i in range(start, len(data)):
             if e.kind == NEVER:
                 return DEAD
-        for byte in data[start:] if start else data:
-            cuts = e._cuts
-            if cuts is None and e is self.exprs[sid]:
-                cuts = f.cuts(e)  # a state: met again by other tokens, worth its byte classes
-            if cuts is not None:  # derive by the class's lowest byte: kept for the whole class
-                k = bisect.bisect_right(cuts, byte)
-                byte = cuts[k - 1] if k else 0
-            e = f.derive(e, byte)  # else by the byte itself: the class's bounds would cost as much
-            if e.kind == NEVER:
-                return DEAD
-        return self.intern(e) if self.is_live(e) else DEAD
+            # with byte classes known, by the class's lowest byte (kept for the whole class);
+            # else by the byte itself: the class's bounds would cost as much
+            e = f.derive(e, data[i] if e._cuts is None else class_byte(e._cuts, data[i]))
+        return self.intern(e) if e.kind != NEVER and self.is_live(e) else DEAD
 
     def _derive_in_lexeme(self, e: Expr, data: bytes, start: int) -> tuple[Expr, int]:
         """``LEX h · T`` read from ``data[start:]`` while ``h`` cannot end: the lexeme alone is
@@ -260,9 +262,7 @@ class Automaton:
         h, tail = e.args
         i, n = start, len(data)
         while i < n and h.kind == LEX and not f.nullable(h):
-            cuts = h._cuts if h._cuts is not None else f.cuts(h)
-            k = bisect.bisect_right(cuts, data[i])  # by its class's lowest byte, as the walks derive
-            h = f.derive(h, cuts[k - 1] if k else 0)
+            h = f.derive(h, class_byte(h._cuts if h._cuts is not None else f.cuts(h), data[i]))
             i += 1
         if i == start:
             return e, start
