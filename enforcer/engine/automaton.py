@@ -374,15 +374,10 @@ class Automaton:
         layout), is walked without deriving the run: the trie's whitespace-only paths up to
         ``m`` bytes are known, and every other byte below them is read from ``rest``, one state
         for all of them. ``None`` for a state of another shape."""
-        e = self.exprs[sid]
-        if e.kind == LEX:
-            e = e.args[0]
-        if e.kind != SEQ:
+        run = _leading_run(self.exprs[sid])
+        if run is None:
             return None
-        head, rest = e.args
-        if head.kind != REPEAT or head.args[1] != 0 or head.args[2] is None or head.args[0].kind != CLASS:
-            return None
-        space = head.args[0].args[0]
+        space, most, rest = run
         f = self.factory
         literal = self._leading_literal(rest)
         if literal is not None:  # the usual case (a key, a bracket): its first byte says it all
@@ -391,16 +386,16 @@ class Automaton:
         elif (f.nullable(rest) or not self.is_live(rest)
                 or any(f.derive(rest, b).kind != NEVER for b in range(256) if (space >> b) & 1)):
             return None  # rest may be empty or start with whitespace too: the general walk
-        runs = trie.runs_array(space, head.args[2])
+        runs = trie.runs_array(space, most)
         rest_sid = self.intern(rest)
         # where tokens leave the whitespace, by byte: read each byte class of rest once
-        by_byte = trie.run_children(space, head.args[2])
+        by_byte = trie.run_children(space, most)
         if literal is not None:
             text, tail = literal
             kids = by_byte.get(text[0])
             nodes, states = self._literal_from(kids, rest_sid, text, tail, trie) if kids is not None else ([], [])
         else:
-            bytes_, groups = trie.run_children_arrays(space, head.args[2])
+            bytes_, groups = trie.run_children_arrays(space, most)
             row = self.row_gather(rest_sid, bytes_)
             live = np.flatnonzero(row != DEAD)
             if live.size:
@@ -487,16 +482,14 @@ class Automaton:
         if found is not _UNSET:
             return found  # type: ignore[return-value]
         e = self.exprs[sid]
-        if e.kind == LEX:
-            e = e.args[0]
+        run = _leading_run(e)
         space: frozenset[int] = frozenset()
         most = 0
-        if e.kind == SEQ:
-            head = e.args[0]
-            if (head.kind == REPEAT and head.args[1] == 0 and head.args[2] is not None
-                    and head.args[0].kind == CLASS):
-                mask = head.args[0].args[0]
-                space, most, e = frozenset(b for b in range(256) if (mask >> b) & 1), head.args[2], e.args[1]
+        if run is not None:
+            mask, most, e = run
+            space = frozenset(b for b in range(256) if (mask >> b) & 1)
+        elif e.kind == LEX:
+            e = e.args[0]
         literal = self._leading_literal(e)
         found = None
         if literal is not None and literal[0][0] not in space:
@@ -759,6 +752,19 @@ def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:
     bits = np.zeros(n_words * 32, dtype=bool)
     bits[ids] = True
     return np.packbits(bits, bitorder="little").view(np.int32)
+
+
+def _leading_run(e: Expr) -> tuple[int, int, Expr] | None:
+    """``(byte mask, most, rest)`` when ``e`` (or the lexeme it marks) is ``[class]{0,most}
+    rest``: the bounded whitespace the flexible layout puts before a key, a value, a bracket."""
+    if e.kind == LEX:
+        e = e.args[0]
+    if e.kind != SEQ:
+        return None
+    head, rest = e.args
+    if head.kind != REPEAT or head.args[1] != 0 or head.args[2] is None or head.args[0].kind != CLASS:
+        return None
+    return head.args[0].args[0], head.args[2], rest
 
 
 _MASK_TABLES: dict[int, np.ndarray] = {}

@@ -52,7 +52,9 @@ class SchemaCompiler:
         self.numbers = NumberFormat(max_integer_digits, max_fraction_digits, max_exponent_digits, canonical_integers)
         self.property_order = property_order
         self.document = Document(schema)
-        self.reader = Reader(self.document, strict=strict, limits=self.limits, unknown_keywords=unknown_keywords)
+        self.depth = nesting_depth(self.document.root)
+        self.reader = Reader(self.document, strict=strict, limits=self.limits, unknown_keywords=unknown_keywords,
+                             depth=self.depth)
         self.is_empty = is_empty
 
     @property
@@ -64,9 +66,8 @@ class SchemaCompiler:
         return self.reader.unknown
 
     def compile(self) -> ir.Rules:
-        depth = nesting_depth(self.document.root)
+        depth = self.depth
         check_depth(depth, self.limits.max_nesting_depth, "the schema")
-        self.reader.depth = depth
         emitter = Emitter(self.reader, self.layout, property_order=self.property_order, limits=self.limits,
                           is_empty=self.is_empty, numbers=self.numbers)
         with recursion_room(depth):

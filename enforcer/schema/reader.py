@@ -59,7 +59,8 @@ def _at(pointer: str, keyword: str) -> str:
 class Reader:
     """Reads the schemas of one document into model nodes (see the module docstring)."""
 
-    def __init__(self, doc: Document, *, strict: bool, limits: Limits, unknown_keywords: str = "ignore"):
+    def __init__(self, doc: Document, *, strict: bool, limits: Limits, unknown_keywords: str = "ignore",
+                 depth: int = 0):
         self.doc = doc
         self.strict = strict
         self.limits = limits
@@ -69,7 +70,7 @@ class Reader:
         self._memo: dict[tuple[int, str], Node] = {}
         self._negated: dict[int, tuple[Neg, Node]] = {}
         self._chain: list[int] = []  # ids of the schemas whose $ref chain is being followed
-        self.depth = 0  # the document's nesting, which the compile has room for (see read_raw)
+        self.depth = depth  # the document's nesting, which the compile has room for (see read_raw)
         self._peeking = 0
         self._validator = None
         from .logic import Logic
