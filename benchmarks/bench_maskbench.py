@@ -458,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             name: [{"name": r.name, "verdict": r.verdict, "detail": r.detail, "compile_s": r.compile_s,
-                    "first_mask_s": r.first_mask_s, "mask_total_s": sum(r.mask_s), "advance_total_s": sum(r.advance_s), "steps": len(r.mask_s),
+                    "first_mask_s": r.first_mask_s, "mask_total_s": sum(r.mask_s),
+                    "advance_total_s": sum(r.advance_s), "steps": len(r.mask_s),
                     "mask_max_s": max(r.mask_s) if r.mask_s else None} for r in runs]
             for name, runs in results.items()}, indent=1))
     return 0

@@ -117,15 +117,15 @@ class TokenTrie:
             position = np.empty(n + 1, dtype=np.int64)
             position[order] = np.arange(n)
             position[n] = n  # "not in the trie" keeps its own slot, one past the last node
-            offsets = np.zeros(len(self.levels) + 1, dtype=np.int64)
-            np.cumsum([len(level) for level in self.levels], out=offsets[1:])
+            sizes = [len(level) for level in self.levels]
+            offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=offsets[1:])
             parent_slot = [np.zeros(0, dtype=np.intp)]
             edge_byte = [np.zeros(0, dtype=np.intp)]
             for d in range(1, len(self.levels)):
                 level = self.levels[d]
                 parent_slot.append((position[self.node_parent[level]] - offsets[d - 1]).astype(np.intp))
                 edge_byte.append(self.node_byte[level].astype(np.intp))
-            sizes = [len(level) for level in self.levels]
             inner = np.flatnonzero(self.subtree_end[order] > order + 1).astype(np.intp)
             cached = LevelLayout(order, position, offsets, parent_slot, edge_byte, sizes, max(sizes), inner)
             object.__setattr__(self, "_level_layout", cached)
