@@ -21,6 +21,7 @@ grammar of the vocabulary). The walk is the same.
 from __future__ import annotations
 
 import bisect
+from typing import Callable
 
 import numpy as np
 
@@ -208,16 +209,17 @@ class Automaton:
         self.table[sid, lo:hi] = nxt
         return nxt
 
-    def step(self, sid: int, data: bytes) -> int:
+    def step(self, sid: int, data: bytes, read_rest: Callable[[int, bytes, int], int] | None = None) -> int:
         """The state after reading ``data`` (a token's bytes) from ``sid`` (``DEAD`` if it
         cannot be read).
 
-        The table answers as far as mask walks filled it; past that, the bytes are derived on
-        expressions, and only the state reached is interned: the states inside a token are
-        rarely a state of their own again (the next mask starts after the token), and the
-        reached state's liveness decides the token (a dead state between would make it dead
-        too). A quarter of a new schema's per-token time went to interning and testing them.
-        Kept per (state, bytes): a repeated request reads one dict entry per token.
+        The table answers as far as mask walks filled it; past that, ``read_rest(state, data,
+        i)`` reads the rest (a grammar reads it branch by branch, see
+        :meth:`~enforcer.engine.grammar.Grammar.step`; by default the bytes are derived on the
+        expression). Only the state reached is interned: the states inside a token are rarely a
+        state of their own again (the next mask starts after the token), and the reached
+        state's liveness decides the token. Kept per (state, bytes): a repeated request reads
+        one dict entry per token.
         """
         key = (sid, data)
         found = self._steps.get(key)
@@ -228,7 +230,7 @@ class Automaton:
         for i, byte in enumerate(data):
             cell = int(table[nxt, byte])
             if cell == UNKNOWN:
-                nxt = self._derive_rest(nxt, data, i)
+                nxt = (read_rest or self.derive_rest)(nxt, data, i)
                 break
             nxt = cell
             if nxt == DEAD:
@@ -238,35 +240,23 @@ class Automaton:
         self._steps[key] = nxt
         return nxt
 
-    def _derive_rest(self, sid: int, data: bytes, start: int) -> int:
+    def derive_rest(self, sid: int, data: bytes, start: int) -> int:
+        """The state after ``data[start:]`` from ``sid``, derived on its expression."""
+        e = self.derive_bytes(self.exprs[sid], data, start)
+        return self.intern(e) if e.kind != NEVER and self.is_live(e) else DEAD
+
+    def derive_bytes(self, e: Expr, data: bytes, start: int = 0) -> Expr:
+        """``e`` derived by ``data[start:]``."""
         f = self.factory
-        e = self.exprs[sid]
         if e._cuts is None:
             f.cuts(e)  # a state: met again by other tokens, worth its byte classes
-        if e.kind == SEQ and e.args[0].kind == LEX:
-            e, start = self._derive_in_lexeme(e, data, start)
         for i in range(start, len(data)):
             if e.kind == NEVER:
-                return DEAD
+                break
             # with byte classes known, by the class's lowest byte (kept for the whole class);
             # else by the byte itself: the class's bounds would cost as much
             e = f.derive(e, data[i] if e._cuts is None else class_byte(e._cuts, data[i]))
-        return self.intern(e) if e.kind != NEVER and self.is_live(e) else DEAD
-
-    def _derive_in_lexeme(self, e: Expr, data: bytes, start: int) -> tuple[Expr, int]:
-        """``LEX h · T`` read from ``data[start:]`` while ``h`` cannot end: the lexeme alone is
-        derived (its derivatives are shared by every grammar, and mask walks made most of them)
-        and the sequence is rebuilt once at the end, instead of a new ``LEX h' · T`` per byte.
-        Returns the expression reached and where reading stopped (``h`` may end there)."""
-        f = self.factory
-        h, tail = e.args
-        i, n = start, len(data)
-        while i < n and h.kind == LEX and not f.nullable(h):
-            h = f.derive(h, class_byte(h._cuts if h._cuts is not None else f.cuts(h), data[i]))
-            i += 1
-        if i == start:
-            return e, start
-        return f._seq2(h, tail), i
+        return e
 
     def gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
         """``T[parents, data]``, deriving the transitions not derived yet (one derivative per
