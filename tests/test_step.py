@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from enforcer import compile_json_schema
+from enforcer import TokenRejectedError, compile_json_schema
 from enforcer.engine.automaton import DEAD
 
 SCHEMA = {
@@ -66,3 +66,24 @@ def test_step_reads_like_the_derivative(order, whitespace, llama3_tokenizer, lla
             matcher.advance(token)
         assert matcher.is_complete()
     assert checked > 500
+
+
+def test_token_steps_are_kept_with_their_verdicts(llama3_tokenizer, llama3_vocab):
+    """A second request walks the first one's (state, token) steps; a refused token stays
+    refused, with the same reason, however often it is tried."""
+    grammar = compile_json_schema({"type": "object", "properties": {"a": {"type": "integer"}}}, llama3_vocab)
+    tokens = llama3_tokenizer.encode('{"a":12}', add_special_tokens=False)
+    states = []
+    for _ in range(2):
+        matcher = grammar.matcher()
+        for token in tokens:
+            matcher.advance(token)
+        states.append(matcher.state)
+        assert matcher.is_complete()
+    assert states[0] == states[1]
+    bad = llama3_tokenizer.encode("x", add_special_tokens=False)[0]
+    special = min(llama3_vocab.special_token_ids - llama3_vocab.eos_token_ids)
+    for token, reason in [(bad, "is not allowed here"), (special, "special token or has no bytes")]:
+        for _ in range(2):
+            with pytest.raises(TokenRejectedError, match=reason):
+                grammar.matcher().advance(token)

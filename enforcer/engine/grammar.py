@@ -47,6 +47,7 @@ DEFAULT_MASK_CACHE_BYTES = 256 << 20
 _MAX_CROSSED_LEXEMES = 8  # lexemes one token is followed through before the plain walk takes over
 DEFAULT_MAX_STATES = 200_000
 _MAX_BRANCH_MEMO = 50_000  # split states kept per grammar (then forgotten at once)
+_MAX_TOKEN_STEPS = 100_000  # (state, token) -> state kept per grammar (then forgotten at once): ~10 MB
 
 
 class Grammar:
@@ -77,6 +78,7 @@ class Grammar:
         self._in_progress: set[int] = set()
         self._branch_memo: dict[Expr, tuple] = {}
         self._literals: dict[tuple[Expr, Expr], np.ndarray] = {}
+        self._token_steps: dict[tuple[int, int], int] = {}  # see step_token
         self.n_words = (vocab.size + 31) // 32
         eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
         self._eos_words = (eos // 32).astype(np.int64)
@@ -116,6 +118,20 @@ class Grammar:
         """The state after reading ``data`` from ``sid`` (``DEAD`` if it cannot be read)."""
         with self._lock:
             return self._automaton.step(sid, data, self._read_rest)
+
+    def step_token(self, sid: int, token_id: int) -> int:
+        """The state after the ordinary token ``token_id`` (not EOS, not a special token the
+        grammar names; ``DEAD`` if it cannot be read). Kept per (state, token): a repeated
+        request's advance is one dict lookup, not a trip through the token's bytes."""
+        key = (sid, token_id)
+        found = self._token_steps.get(key)
+        if found is None:
+            data = self.vocab.token_bytes(token_id)
+            found = DEAD if data is None else self.step(sid, data)
+            if len(self._token_steps) >= _MAX_TOKEN_STEPS:
+                self._token_steps.clear()
+            self._token_steps[key] = found
+        return found
 
     def _read_rest(self, sid: int, data: bytes, start: int) -> int:
         """The state after ``data[start:]`` from ``sid``, read branch by branch (the state's
@@ -543,7 +559,7 @@ class Grammar:
         crossings = sum(ids.nbytes for ids in self._string_exits.values())
         crossings += sum(ids.nbytes for _, ids in self._exits.values())
         crossings += sum(ids.nbytes for ids in self._literals.values())
-        return self._automaton.memory_bytes() + self._mask_bytes + crossings
+        return self._automaton.memory_bytes() + self._mask_bytes + crossings + 100 * len(self._token_steps)
 
     def __repr__(self) -> str:
         return f"Grammar({self.source or 'custom'}, states={self.num_states}, masks={len(self._masks)})"

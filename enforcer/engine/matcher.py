@@ -152,15 +152,15 @@ class Matcher:
                 raise TokenRejectedError(f"special token {token_id} leaves no complete output within the budget")
             self._states.append(nxt)
             return
-        data = vocab.token_bytes(token_id)
-        if data is None:
-            raise TokenRejectedError(f"token {token_id} is a special token or has no bytes")
-        nxt = grammar.step(state, data)
+        nxt = grammar.step_token(state, token_id)
         if nxt == DEAD:
+            data = vocab.token_bytes(token_id)
+            if data is None:
+                raise TokenRejectedError(f"token {token_id} is a special token or has no bytes")
             raise TokenRejectedError(f"token {token_id} ({data!r}) is not allowed here")
-        if not self._fits(token_id):
-            raise TokenRejectedError(f"token {token_id} ({data!r}) leaves no complete output within the "
-                                     f"budget ({self.remaining_tokens} tokens left)")
+        if self._max_tokens is not None and not self._fits(token_id):
+            raise TokenRejectedError(f"token {token_id} ({vocab.token_bytes(token_id)!r}) leaves no complete "
+                                     f"output within the budget ({self.remaining_tokens} tokens left)")
         self._states.append(nxt)
 
     def rollback(self, n_tokens: int = 1) -> None:
