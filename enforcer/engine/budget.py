@@ -696,7 +696,7 @@ def fill_mask(grammar: Grammar, sid: int, remaining: int, out: np.ndarray) -> No
         return
     out[: words.size] = words
     if grammar.is_accepting(sid):
-        np.bitwise_or.at(out, grammar._eos_words, grammar._eos_bits)
+        grammar.set_eos(out)
 
 
 def token_fits(grammar: Grammar, sid: int, token_id: int, remaining: int) -> bool:

@@ -81,8 +81,8 @@ class Grammar:
         self._token_steps: dict[tuple[int, int], int] = {}  # see step_token
         self.n_words = (vocab.size + 31) // 32
         eos = np.asarray(sorted(vocab.eos_token_ids), dtype=np.int64)
-        self._eos_words = (eos // 32).astype(np.int64)
-        self._eos_bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
+        bits = (np.ones(len(eos), dtype=np.uint32) << (eos % 32).astype(np.uint32)).view(np.int32)
+        self._eos_bits = list(zip((eos // 32).tolist(), bits))  # (word, bit) per EOS id
         self._specials = specials if specials is not None else set()
         self._special_symbol: dict[int, int] = {}  # token id -> symbol, see _special_ids
         self._special_next: dict[int, dict[int, int]] = {}  # state -> {token id: next state}
@@ -439,12 +439,19 @@ class Grammar:
             out[:] = 0
         else:
             out[: self.n_words] = self.token_mask(sid)
-            out[self.n_words:] = 0
+            if out.shape[0] > self.n_words:
+                out[self.n_words:] = 0
         if terminated or self._automaton.accepting[sid]:
-            np.bitwise_or.at(out, self._eos_words, self._eos_bits)
+            self.set_eos(out)
         if self._specials and not terminated:
             for token_id in self.special_transitions(sid):
                 out[token_id // 32] |= np.int32(np.uint32(1 << (token_id % 32)).view(np.int32))
+
+    def set_eos(self, out: np.ndarray) -> None:
+        """Set the bits of the EOS ids in the packed mask ``out`` (a scalar OR per id: there are
+        one to three, and ``ufunc.at`` costs more than a cached mask's whole copy)."""
+        for word, bit in self._eos_bits:
+            out[word] |= bit
 
     def matcher(self, *, max_tokens: int | None = None) -> "Matcher":
         """A fresh matcher at the start of the output.
