@@ -225,20 +225,28 @@ class Automaton:
         found = self._steps.get(key)
         if found is not None:
             return found
-        table = self.table
-        nxt = sid
-        for i, byte in enumerate(data):
-            cell = int(table[nxt, byte])
-            if cell == UNKNOWN:
-                nxt = (read_rest or self.derive_rest)(nxt, data, i)
-                break
-            nxt = cell
-            if nxt == DEAD:
-                break
+        nxt, i = self.follow(sid, data, 0)
+        if nxt != DEAD and i < len(data):
+            nxt = (read_rest or self.derive_rest)(nxt, data, i)
         if len(self._steps) >= _MAX_STEPS:
             self._steps.clear()
         self._steps[key] = nxt
         return nxt
+
+    def follow(self, sid: int, data: bytes, start: int) -> tuple[int, int]:
+        """Read ``data[start:]`` from ``sid`` as far as the table knows: ``(state, index)``
+        where it stopped, at the end, at ``DEAD``, or before the first transition not derived
+        yet."""
+        table = self.table
+        i, n = start, len(data)
+        while i < n:
+            cell = int(table[sid, data[i]])
+            if cell == UNKNOWN:
+                break
+            sid, i = cell, i + 1
+            if sid == DEAD:
+                break
+        return sid, i
 
     def derive_rest(self, sid: int, data: bytes, start: int) -> int:
         """The state after ``data[start:]`` from ``sid``, derived on its expression."""

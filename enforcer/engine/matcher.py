@@ -158,7 +158,7 @@ class Matcher:
             if data is None:
                 raise TokenRejectedError(f"token {token_id} is a special token or has no bytes")
             raise TokenRejectedError(f"token {token_id} ({data!r}) is not allowed here")
-        if self._max_tokens is not None and not self._fits(token_id):
+        if not self._fits(token_id):
             raise TokenRejectedError(f"token {token_id} ({vocab.token_bytes(token_id)!r}) leaves no complete "
                                      f"output within the budget ({self.remaining_tokens} tokens left)")
         self._states.append(nxt)
