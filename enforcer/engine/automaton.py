@@ -372,7 +372,7 @@ class Automaton:
         layout), is walked without deriving the run: the trie's whitespace-only paths up to
         ``m`` bytes are known, and every other byte below them is read from ``rest``, one state
         for all of them. ``None`` for a state of another shape."""
-        run = _leading_run(self.exprs[sid])
+        run = leading_run(self.exprs[sid])
         if run is None:
             return None
         space, most, rest = run
@@ -480,7 +480,7 @@ class Automaton:
         if found is not _UNSET:
             return found  # type: ignore[return-value]
         e = self.exprs[sid]
-        run = _leading_run(e)
+        run = leading_run(e)
         space: frozenset[int] = frozenset()
         most = 0
         if run is not None:
@@ -752,7 +752,7 @@ def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:
     return np.packbits(bits, bitorder="little").view(np.int32)
 
 
-def _leading_run(e: Expr) -> tuple[int, int, Expr] | None:
+def leading_run(e: Expr) -> tuple[int, int, Expr] | None:
     """``(byte mask, most, rest)`` when ``e`` (or the lexeme it marks) is ``[class]{0,most}
     rest``: the bounded whitespace the flexible layout puts before a key, a value, a bracket."""
     if e.kind == LEX:

@@ -245,14 +245,16 @@ class Grammar:
         crossing: list[np.ndarray] = []
         self._in_progress.add(sid)
         try:
+            lexemes: list[tuple[Expr, Expr]] = []
             for h, tail in groups:
                 if tail.kind == NEVER or not a.is_live(tail):
                     continue
                 self.stats["branch_groups"] += 1
                 if h.kind == BYTES or (h.kind == SEQ and h.args[0].kind == BYTES):
                     crossing.append(self._literal_head(h, tail))
-                    continue
-                info = space.info(h)
+                else:
+                    lexemes.append((h, tail))
+            for (h, tail), info in zip(lexemes, space.infos([h for h, _ in lexemes])):
                 np.bitwise_or(words, info.inner, out=words)
                 if not (info.nullable or info.exit_nodes.size):
                     continue

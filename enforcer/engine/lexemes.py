@@ -28,15 +28,16 @@ from typing import Any
 import numpy as np
 
 from ..vocab import Vocabulary
-from .automaton import Automaton, tokens_at
-from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, Expr, ExprFactory
+from .automaton import DEAD, Automaton, leading_run, tokens_at
+from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, SPECIAL, Expr, ExprFactory
 
 
 @dataclass(frozen=True)
 class LexemeInfo:
     """What a lexeme state allows by itself.
 
-    ``inner``: packed mask of the tokens read entirely inside the lexeme. ``nullable``: the
+    ``inner``: packed mask of the tokens read entirely inside the lexeme (for lexemes walked
+    together, inside any of them: see :meth:`LexemeSpace.infos`). ``nullable``: the
     lexeme may end right here (then anything the tail allows may come too). ``exit_nodes``: trie
     nodes below which tokens continue past the lexeme's end. ``string``: for JSON string
     bodies, ``(class, lo, hi, excluded)`` (see :class:`StringFamily`); crossing tokens are then
@@ -214,31 +215,75 @@ class LexemeSpace:
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
         self._node_sets: dict[bytes, np.ndarray] = {}
         self._literals: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._together: OrderedDict[tuple[Expr, ...], list[LexemeInfo]] = OrderedDict()  # see infos
         self._crossings: OrderedDict[tuple[int, Expr], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._bytes = 0
-        self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0}
+        self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0,
+                      "joint_walks": 0}
 
     def info(self, h: Expr) -> LexemeInfo:
         """The token sets of lexeme state ``h`` (the expression inside ``LEX``)."""
         key = self.factory.clamp(h, self.clamp_bound)
+        found = self._known(key)
+        return found if found is not None else self._keep(key, self._walk(key))
+
+    def infos(self, heads: list[Expr]) -> list[LexemeInfo]:
+        """The token sets of the lexemes one state may start with (``heads``, distinct), in
+        order.
+
+        Most are kept one by one (:meth:`info`). Lexemes that each need a walk of the whole
+        trie (not forced text first, like a key: see :func:`_starts_narrow`) and meet at one state (a key under several patterns: one lexeme per combination
+        of patterns it matches; alternatives of string formats) are walked together, once, as
+        their alternative: a walk costs about the same for one lexeme as for several, and the
+        worst steps of real schemas were five to eight such walks in a row. Each of them then
+        carries the inner tokens of all of them (the state takes their union anyway) and its
+        own exit nodes. Kept per set of lexemes."""
+        if len(heads) < 2:
+            return [self.info(h) for h in heads]
+        keys = [self.factory.clamp(h, self.clamp_bound) for h in heads]
+        found = [self._known(key) for key in keys]
+        for k, key in enumerate(keys):
+            if found[k] is None and _starts_narrow(key):
+                found[k] = self._keep(key, self._walk(key))
+        unknown = tuple(key for key, info in zip(keys, found) if info is None)
+        if len(unknown) < 2:
+            return [info if info is not None else self._keep(key, self._walk(key)) for key, info in zip(keys, found)]
+        together = self._together.get(unknown)
+        if together is None:
+            together = self._together[unknown] = self._walk_together(unknown)
+            self._bytes += _together_bytes(together)
+            self._evict()
+        else:
+            self._together.move_to_end(unknown)
+            self.stats["hits"] += 1
+        walked = iter(together)
+        return [info if info is not None else next(walked) for info in found]
+
+    def _known(self, key: Expr) -> LexemeInfo | None:
+        """The kept info of a clamped lexeme, or a string body's from the count tables; ``None``
+        when it takes a walk."""
         found = self._info.get(key)
         if found is not None:
             self._info.move_to_end(key)
             self.stats["hits"] += 1
             return found
         family = self.strings.match(key) if self.strings is not None else None
-        if family is not None:
-            self.stats["string_tables"] += 1
-            found = LexemeInfo(self.strings.inner(*family), False, self.node_set(self.strings.tables.exit_nodes),
-                               family)
-        else:
-            found = self._walk(key)
+        if family is None:
+            return None
+        self.stats["string_tables"] += 1
+        return self._keep(key, LexemeInfo(self.strings.inner(*family), False,  # type: ignore[union-attr]
+                                          self.node_set(self.strings.tables.exit_nodes), family))  # type: ignore[union-attr]
+
+    def _keep(self, key: Expr, found: LexemeInfo) -> LexemeInfo:
         self._info[key] = found
         self._bytes += found.nbytes
         self._evict()
+        self._renew_automaton()
+        return found
+
+    def _renew_automaton(self) -> None:
         if self.automaton.num_states > self.max_states // 2:
             self.automaton = Automaton(self.factory, max_states=self.max_states, what="lexeme")
-        return found
 
     def _walk(self, h: Expr) -> LexemeInfo:
         self.stats["lexeme_walks"] += 1
@@ -249,6 +294,29 @@ class LexemeSpace:
         inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
         inner.setflags(write=False)
         return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(walk.exits(trie, a.accepting)))
+
+    def _walk_together(self, keys: tuple[Expr, ...]) -> list[LexemeInfo]:
+        """One walk of ``h1 E1 | h2 E2 | ...``, where ``Ei`` is a symbol no byte reads: a node is
+        live when some lexeme goes on, and lexeme ``i`` may end at a node whose state still
+        holds ``Ei`` behind a nullable prefix."""
+        self.stats["joint_walks"] += 1
+        f, a, trie = self.factory, self.automaton, self.vocab.trie
+        ends = [f.special(f"\x00end of lexeme {i}") for i in range(len(keys))]
+        sid = a.intern(f.alt(*(f.seq(key, end) for key, end in zip(keys, ends))))
+        walk = a.walk(sid, trie)
+        inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
+        inner.setflags(write=False)
+        reached = walk.states if walk.dense is None else walk.dense
+        accepting = np.zeros((len(keys), a.accepting.size), dtype=bool)
+        which = {end.args[0]: i for i, end in enumerate(ends)}
+        for state in np.flatnonzero(np.bincount(reached, minlength=1)).tolist():
+            if state != DEAD:
+                for i in _ended(f, a.exprs[state], which):
+                    accepting[i, state] = True
+        infos = [LexemeInfo(inner, f.nullable(key), self.node_set(walk.exits(trie, accepting[i])))
+                 for i, key in enumerate(keys)]
+        self._renew_automaton()
+        return infos
 
     def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         """The tokens that are prefixes of ``text`` (all of it included), and the node set of
@@ -310,10 +378,13 @@ class LexemeSpace:
         return tokens, end_set
 
     def _evict(self) -> None:
-        while self._bytes > self.cache_bytes and (self._info or self._crossings):
+        while self._bytes > self.cache_bytes and (self._info or self._crossings or self._together):
             if self._crossings:
                 _, (_, tokens, _) = self._crossings.popitem(last=False)
                 self._bytes -= int(tokens.nbytes) + 100
+            elif self._together:
+                _, together = self._together.popitem(last=False)
+                self._bytes -= _together_bytes(together)
             else:
                 _, old = self._info.popitem(last=False)
                 self._bytes -= old.nbytes
@@ -321,3 +392,31 @@ class LexemeSpace:
     @property
     def memory_bytes(self) -> int:
         return self._bytes + self.automaton.memory_bytes()
+
+
+def _together_bytes(infos: list[LexemeInfo]) -> int:
+    """What lexemes walked together hold: one inner mask, shared, and their own exit nodes."""
+    return int(infos[0].inner.nbytes) + sum(int(info.exit_nodes.nbytes) + 100 for info in infos)
+
+
+def _starts_narrow(h: Expr) -> bool:
+    """Whether a walk of lexeme ``h`` follows one trie path first (forced text, maybe after the
+    layout's whitespace: a declared key, an enum value): cheap alone, and walked as one branch
+    of an alternative it would lose that shortcut (and cost a walk of the whole trie)."""
+    run = leading_run(h)
+    e = run[2] if run is not None else h
+    return e.kind == BYTES or (e.kind == SEQ and e.args[0].kind == BYTES)
+
+
+def _ended(f: ExprFactory, state: Expr, which: dict[int, int]) -> list[int]:
+    """The lexemes (by their end symbol, see :meth:`LexemeSpace._walk_together`) that may end
+    in ``state``: alternatives ``x Ei`` with ``x`` nullable. Sequences stay right-nested and
+    alternatives flat, so ``Ei`` is the last item of its branch."""
+    out = []
+    for branch in state.args if state.kind == ALT else (state,):
+        x = branch
+        while x.kind == SEQ and f.nullable(x.args[0]):
+            x = x.args[1]
+        if x.kind == SPECIAL and x.args[0] in which:
+            out.append(which[x.args[0]])
+    return out
