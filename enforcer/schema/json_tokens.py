@@ -209,8 +209,10 @@ class StringTokens:
     """Per token id: ``kind`` and ``count`` (see the module docstring); ``quote_node`` the trie
     node of the token's prefix through the closing quote (``QUOTE`` tokens, else -1);
     ``exit_nodes`` those nodes that have tokens below them, where a string can end inside a
-    token that then continues. ``chars[char_start[t]:char_start[t + 1]]`` are the code points
-    of t's whole characters (before its event); ``partial_lo/hi[partial_start[t]:...]`` the
+    token that then continues. ``char_values[char_index[char_start[t]:char_start[t + 1]]]``
+    are the code points of t's whole characters (before its event): a vocabulary spells
+    hundreds of thousands of characters with a few thousand code points, so a class is
+    decided once per code point and gathered; ``partial_lo/hi[partial_start[t]:...]`` the
     ranges t's unfinished last character can become (``PARTIAL``). With these a character
     class decides its tokens with a few numpy operations (:meth:`in_class`)."""
 
@@ -218,7 +220,8 @@ class StringTokens:
     count: np.ndarray
     quote_node: np.ndarray
     exit_nodes: np.ndarray
-    chars: np.ndarray
+    char_values: np.ndarray
+    char_index: np.ndarray
     char_start: np.ndarray
     partial_lo: np.ndarray
     partial_hi: np.ndarray
@@ -228,8 +231,9 @@ class StringTokens:
         """Per token: every whole character is in ``ranges`` and, for ``PARTIAL`` tokens, the
         unfinished one can still become one that is."""
         bounds = np.asarray([b for lo, hi in ranges for b in (lo, hi + 1)], dtype=np.int64)
-        member = (np.searchsorted(bounds, self.chars, side="right") % 2) == 1
-        outside = np.concatenate([[0], np.cumsum(~member)])
+        member = ((np.searchsorted(bounds, self.char_values, side="right") % 2) == 1)[self.char_index]
+        outside = np.zeros(member.size + 1, dtype=np.int32)
+        np.cumsum(~member, out=outside[1:])
         ok = outside[self.char_start[1:]] == outside[self.char_start[:-1]]
         if self.partial_lo.size:
             # a partial range meets the class when some class range overlaps it
@@ -279,11 +283,12 @@ def _build(vocab: Vocabulary) -> StringTokens:
     exits = exits[trie.subtree_end[exits] > exits + 1]
     plo = np.asarray([lo for lo, _ in partial], dtype=np.int64)
     phi = np.asarray([hi for _, hi in partial], dtype=np.int64)
-    return StringTokens(kind, count, quote_node, exits.astype(np.int64), np.asarray(chars, dtype=np.int64),
-                        char_start, plo, phi, partial_start)
+    char_values, char_index = np.unique(np.asarray(chars, dtype=np.int64), return_inverse=True)
+    return StringTokens(kind, count, quote_node, exits.astype(np.int64), char_values,
+                        char_index.astype(np.int32), char_start, plo, phi, partial_start)
 
 
-_TABLES_VERSION = 1  # bump when the reading of tokens changes
+_TABLES_VERSION = 2  # bump when the reading of tokens changes
 
 
 def _load_or_build(vocab: Vocabulary) -> StringTokens:
