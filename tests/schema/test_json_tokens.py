@@ -54,6 +54,9 @@ SCHEMAS = [
      "additionalProperties": {"type": "number"}},
     {"type": "object", "propertyNames": {"pattern": "^[a-c]+$"}, "additionalProperties": {"type": "boolean"}},
     {"enum": ["red", "green", "blue", 1, None, {"a": [1, 2]}]},
+    {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string", "maxLength": 5},
+                                      "type": {"enum": ["a", "b"]}, "text": {"type": "boolean"}},
+     "required": ["id"]},  # declared keys after whitespace: the walk's leading-run path
     {"type": "object", "properties": {"when": {"type": "string", "format": "date"},
                                       "n": {"type": "number", "minimum": -2.5, "maximum": 100}}},
 ]
