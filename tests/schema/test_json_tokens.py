@@ -57,6 +57,11 @@ SCHEMAS = [
     {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string", "maxLength": 5},
                                       "type": {"enum": ["a", "b"]}, "text": {"type": "boolean"}},
      "required": ["id"]},  # declared keys after whitespace: the walk's leading-run path
+    # alternatives of strings, each a lexeme of its own that needs a whole-trie walk: walked together
+    {"anyOf": [{"type": "string", "pattern": "^a[0-9]+$"}, {"type": "string", "format": "date"},
+               {"type": "string", "pattern": "^[a-z]+x$"}]},
+    {"type": "array", "items": {"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "format": "date-time"},
+                                          {"type": "string", "pattern": "^id-[0-9]+$"}]}, "maxItems": 3},
     {"type": "object", "properties": {"when": {"type": "string", "format": "date"},
                                       "n": {"type": "number", "minimum": -2.5, "maximum": 100}}},
 ]
@@ -108,10 +113,14 @@ PATTERN_KEYS = {  # unanchored patternProperties (search semantics), as in real 
 def test_pattern_key_masks_equal_the_plain_walk(whitespace, llama3_vocab, llama3_tokenizer):
     """Keys under several search patterns are intersections whose states change while a
     pattern matches; every step of valid instances (keys matching one pattern, two, none)
-    must get the plain walk's mask (declared keys first: schema property order)."""
+    must get the plain walk's mask (declared keys first: schema property order). The key
+    lexemes of one state are walked together (``LexemeSpace.infos``)."""
     import json
 
-    grammar = compile_json_schema(PATTERN_KEYS, llama3_vocab, whitespace=whitespace)
+    from enforcer import Compiler
+
+    compiler = Compiler(llama3_vocab)
+    grammar = compiler.compile_json_schema(PATTERN_KEYS, whitespace=whitespace)
     instances = [
         {"name": "x", "kind": "a", "netdir_work": {"n": "q"}, "netdrv_abc": 3, "net_ab12": True},
         {"xnetdrv_q netdir_projects": {}, "net_a1 netdrv_z": 1, "plain key": "free"},
@@ -126,3 +135,4 @@ def test_pattern_key_masks_equal_the_plain_walk(whitespace, llama3_vocab, llama3
             assert np.array_equal(grammar.token_mask(state), grammar.reference_mask(state)), (text, state)
             matcher.advance(token)
         assert matcher.is_complete()
+    assert compiler.stats["lexeme_joint_walks"] > 0
