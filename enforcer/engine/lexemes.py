@@ -221,43 +221,37 @@ class LexemeSpace:
         self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0,
                       "joint_walks": 0}
 
-    def info(self, h: Expr) -> LexemeInfo:
-        """The token sets of lexeme state ``h`` (the expression inside ``LEX``)."""
-        key = self.factory.clamp(h, self.clamp_bound)
-        found = self._known(key)
-        return found if found is not None else self._keep(key, self._walk(key))
-
     def infos(self, heads: list[Expr]) -> list[LexemeInfo]:
-        """The token sets of the lexemes one state may start with (``heads``, distinct), in
-        order.
+        """The token sets of the lexemes one state may start with (``heads``: the expressions
+        inside ``LEX``, distinct), in order.
 
-        Most are kept one by one (:meth:`info`). Lexemes that each need a walk of the whole
-        trie (not forced text first, like a key: see :func:`_starts_narrow`) and meet at one state (a key under several patterns: one lexeme per combination
-        of patterns it matches; alternatives of string formats) are walked together, once, as
-        their alternative: a walk costs about the same for one lexeme as for several, and the
-        worst steps of real schemas were five to eight such walks in a row. Each of them then
-        carries the inner tokens of all of them (the state takes their union anyway) and its
-        own exit nodes. Kept per set of lexemes."""
-        if len(heads) < 2:
-            return [self.info(h) for h in heads]
+        Most are kept one by one, by their clamped form. Lexemes that each need a walk of the
+        whole trie (not forced text first, like a key: see :func:`_starts_narrow`) and meet at
+        one state (a key under several patterns: one lexeme per combination of patterns it
+        matches; alternatives of string formats) are walked together, once, as their
+        alternative: a walk costs about the same for one lexeme as for several, and the worst
+        steps of real schemas were five to eight such walks in a row. Each of them then carries
+        the inner tokens of all of them (the state takes their union anyway) and its own exit
+        nodes. Kept per set of lexemes."""
         keys = [self.factory.clamp(h, self.clamp_bound) for h in heads]
         found = [self._known(key) for key in keys]
-        for k, key in enumerate(keys):
-            if found[k] is None and _starts_narrow(key):
-                found[k] = self._keep(key, self._walk(key))
-        unknown = tuple(key for key, info in zip(keys, found) if info is None)
-        if len(unknown) < 2:
-            return [info if info is not None else self._keep(key, self._walk(key)) for key, info in zip(keys, found)]
-        together = self._together.get(unknown)
-        if together is None:
-            together = self._together[unknown] = self._walk_together(unknown)
-            self._bytes += _together_bytes(together)
-            self._evict()
-        else:
-            self._together.move_to_end(unknown)
+        joint = [k for k, info in enumerate(found) if info is None and not _starts_narrow(keys[k])]
+        if len(joint) > 1:
+            for k, info in zip(joint, self._together_info(tuple(keys[k] for k in joint))):
+                found[k] = info
+        return [info if info is not None else self._keep(key, self._walk(key)) for key, info in zip(keys, found)]
+
+    def _together_info(self, keys: tuple[Expr, ...]) -> list[LexemeInfo]:
+        """The infos of lexemes walked together (:meth:`_walk_together`), kept per set."""
+        found = self._together.get(keys)
+        if found is not None:
+            self._together.move_to_end(keys)
             self.stats["hits"] += 1
-        walked = iter(together)
-        return [info if info is not None else next(walked) for info in found]
+            return found
+        found = self._together[keys] = self._walk_together(keys)
+        self._bytes += _together_bytes(found)
+        self._evict()
+        return found
 
     def _known(self, key: Expr) -> LexemeInfo | None:
         """The kept info of a clamped lexeme, or a string body's from the count tables; ``None``
