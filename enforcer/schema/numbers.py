@@ -524,6 +524,11 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
     are zeros), form an integer divisible by ``a``, and every fraction digit past the ``d``-th is a
     zero: a remainder automaton over the integer digits (unrolled over their positions) and then over
     the ``d`` significant fraction digits.
+
+    The remainder kept is that of the value scaled by ``10**d`` (an integer digit ``x`` adds
+    ``x * 10**d``, the ``j``-th fraction digit ``x * 10**(d - j)``), not that of the digits read:
+    the same test, but where ``10**d`` shares factors with ``a`` the integer digits stop mattering
+    (``0.25``: every integer part scales to a multiple of 25, one state per position instead of 25).
     """
     if d > max_fraction_digits:
         raise UnsupportedSchemaError(f"multipleOf with {d} decimals (more than the {max_fraction_digits} fraction "
@@ -546,11 +551,12 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
         if k == 0:
             result = NEVER if r else (repeat(literal("0"), 1, room) if need else zeros_after)
         else:
-            if not need and (r * 10**k) % a == 0:
+            if not need and r == 0:  # the digits left are zeros
                 items.append(EMPTY)
+            weight = 10 ** (k - 1)
             by_target: dict[int, list[int]] = {}
             for digit in range(10):
-                by_target.setdefault((10 * r + digit) % a, []).append(digit)
+                by_target.setdefault((r + digit * weight) % a, []).append(digit)
             for target, ds in by_target.items():
                 items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), fraction(target, k - 1, False)))
             result = alt(*items)
@@ -558,21 +564,25 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
         return result
 
     def after_integer(r: int) -> Node:
-        end = EMPTY if (r * 10**d) % a == 0 else NEVER
-        return alt(end, seq(_DOT, fraction(r, d, True)))
+        return alt(EMPTY if r == 0 else NEVER, seq(_DOT, fraction(r, d, True)))
 
-    # integer digits: after i digits (i = 1..max_int_digits) with remainder r
-    reach: list[set[int]] = [set(), {x % a for x in range(1, 10)}]
+    scale = 10**d % a
+
+    def integer_step(r: int, digit: int) -> int:
+        return (10 * r + digit * scale) % a
+
+    # integer digits: after i digits (i = 1..max_int_digits) with scaled remainder r
+    reach: list[set[int]] = [set(), {integer_step(0, x) for x in range(1, 10)}]
     for _ in range(2, max_int_digits + 1):
         prev = reach[-1]
-        reach.append(prev if len(prev) == a else {(10 * r + x) % a for r in prev for x in range(10)})
+        reach.append(prev if len(prev) == a else {integer_step(r, x) for r in prev for x in range(10)})
     after: dict[int, Node] = {r: after_integer(r) for r in reach[max_int_digits]}
     for i in range(max_int_digits - 1, 0, -1):
         layer = {}
         for r in reach[i]:
             by_target: dict[int, list[int]] = {}
             for digit in range(10):
-                by_target.setdefault((10 * r + digit) % a, []).append(digit)
+                by_target.setdefault(integer_step(r, digit), []).append(digit)
             options = [after_integer(r)]
             for target, ds in by_target.items():
                 options.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))
@@ -580,7 +590,7 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
         after = layer
     first: dict[int, list[int]] = {}
     for digit in range(1, 10):
-        first.setdefault(digit % a, []).append(digit)
+        first.setdefault(integer_step(0, digit), []).append(digit)
     items = [seq(literal("0"), after_integer(0))]
     for target, ds in first.items():
         items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))

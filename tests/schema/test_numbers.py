@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from enforcer.errors import OptionError, SchemaError, UnsupportedSchemaError
 from enforcer.grammar.ir import Intersect, Never
-from enforcer.schema.numbers import json_integer, json_integer_multiple_of, json_number
+from enforcer.schema.numbers import (decimal_step, json_decimal_multiple_of, json_integer, json_integer_multiple_of,
+                                     json_number)
 from tests.ir_oracle import matches, node_count
 
 JSON_NUMBER = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE][+-]?([0-9]+))?")
@@ -329,6 +330,47 @@ def test_multiple_of_structure() -> None:
     node = json_integer_multiple_of(37)
     for v in (37 * 12345678901234, 37 * 12345678901234 + 1, -37 * 10**16):
         assert matches(node, str(v)) == (v % 37 == 0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    step=st.sampled_from(["0.25", "0.5", "0.03", "0.75", "1.5", "0.125", "2.5", "0.07", "0.001", "12.5", "0.36"]),
+    data=st.data(),
+)
+def test_decimal_multiple_of(step, data) -> None:
+    """Plain decimal texts (no exponent) against exact arithmetic: multiples of the step near
+    zero and far from it, with trailing zeros, their neighbours, and random decimals."""
+    a, d = decimal_step(Decimal(step))
+    node = json_decimal_multiple_of(a, d, 6, 5)
+    unit = Decimal(step)
+    multiples = [unit * v for v in data.draw(st.lists(st.integers(-(10**5), 10**5), min_size=3, max_size=8))]
+    texts = set()
+    for m in multiples:
+        text = format(m, "f")
+        texts |= {text, text + ("0" if "." in text else ".0"), format(m + Decimal("0.01"), "f"),
+                  format(m + Decimal(1) / 10**(d + 1), "f")}
+    for _ in range(6):
+        whole = data.draw(st.integers(-(10**6), 10**6))
+        fraction = data.draw(st.text("0123456789", min_size=0, max_size=5))
+        texts.add(f"{whole}.{fraction}" if fraction else str(whole))
+    for text in texts:
+        match = JSON_NUMBER.fullmatch(text)
+        body = text.lstrip("-").split(".")
+        expected = (match is not None and len(body[0]) <= 6 and (len(body) == 1 or len(body[1]) <= 5)
+                    and decimal_value(text) % unit == 0)
+        got = matches(node, text)  # not in the assert: a failure would print the whole node
+        assert got == expected, (step, text)
+
+
+def test_decimal_multiple_of_structure() -> None:
+    # where 10**d shares factors with the numerator the integer digits drop out of the state:
+    # 0.25 (25/100) keeps one state per position, not 25
+    quarter, third = json_decimal_multiple_of(25, 2), json_decimal_multiple_of(3, 2)
+    sizes = node_count(quarter), node_count(third)  # not in the assert: a failure would print the nodes
+    assert sizes[0] * 4 < sizes[1], sizes
+    verdicts = [matches(quarter, "123456789.75"), matches(quarter, "123456789.7"),
+                matches(third, "-1234567.89"), matches(third, "1234567.88")]
+    assert verdicts == [True, False, True, False]
 
 
 def test_multiple_of_limits() -> None:
