@@ -687,7 +687,11 @@ class Emitter:
             if isinstance(value, ir.Never):
                 continue
             key_body = key_parts[0] if len(key_parts) == 1 else Intersect(tuple(key_parts))
-            if isinstance(key_body, Intersect) and self.is_empty is not None and self.is_empty(key_body):
+            # any key but the declared ones (no pattern, name or condition part): a finite set
+            # out of an infinite one is never empty, and most objects have only that
+            only_undeclared = not languages and names_node is None and condition is None
+            if (isinstance(key_body, Intersect) and not only_undeclared and self.is_empty is not None
+                    and self.is_empty(key_body)):
                 continue
             key = layout.lexeme(layout.item_lead(), depth + 1, quoted(key_body))
             options.append(seq(key, ir.lexeme(layout.colon()), value))

@@ -42,6 +42,7 @@ class Logic:
 
     def __init__(self, reader: "Reader"):
         self.reader = reader
+        self._impossible: dict[int, tuple[ObjectC, bool]] = {}  # see _impossible_object
 
     def meet(self, a: Node, b: Node, pointer: str, keyword: str) -> Node:
         """``a`` and ``b``, pruned."""
@@ -370,17 +371,30 @@ class Logic:
         return t
 
     def _impossible_object(self, o: ObjectC) -> bool:
+        """Kept per object: an ``anyOf`` is pruned again each time it meets something, and on
+        large schemas (yippee-ki-json) the same objects came back three or four times each, a
+        conjunction read per required key every time. A verdict reached while some schema was
+        still being read (``peek`` gave up) is not kept: it may change once that one is read."""
+        found = self._impossible.get(id(o))
+        if found is not None and found[0] is o:
+            return found[1]
         if o.max_properties is not None and (len(o.required) > o.max_properties or o.min_properties > o.max_properties):
             return True
+        verdict, settled = False, True
         for name in o.required:
             sub = self.member_sub(o, name)
             if sub.is_false:
-                return True
+                verdict = True
+                break
             if len(sub.parts) > 1:  # only a conjunction can contradict itself
                 value = self.reader.peek(sub)
                 if value is NOTHING:
-                    return True
-        return False
+                    verdict = True
+                    break
+                settled = settled and value is not None
+        if settled:
+            self._impossible[id(o)] = (o, verdict)
+        return verdict
 
 
 def _types_of(node: Node) -> frozenset[str]:
