@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Union
+from typing import Callable, Union
 
 from ..errors import OptionError, SchemaError, UnsupportedSchemaError
 from ..grammar.ir import (
@@ -540,6 +540,13 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
     zeros_after = repeat(literal("0"), 0, room)
     memo: dict[tuple[int, int, bool], Node] = {}
 
+    def by_remainder(digits: range, step: Callable[[int], int], then: Callable[[int], Node]) -> list[Node]:
+        """One branch per remainder the digits lead to: the class of those digits, then ``then``."""
+        groups: dict[int, list[int]] = {}
+        for digit in digits:
+            groups.setdefault(step(digit), []).append(digit)
+        return [seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), then(target)) for target, ds in groups.items()]
+
     def fraction(r: int, k: int, need: bool) -> Node:
         """Fraction digits with ``k`` significant positions left and remainder ``r``; ``need``:
         right after the dot (one digit at least)."""
@@ -554,11 +561,7 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
             if not need and r == 0:  # the digits left are zeros
                 items.append(EMPTY)
             weight = 10 ** (k - 1)
-            by_target: dict[int, list[int]] = {}
-            for digit in range(10):
-                by_target.setdefault((r + digit * weight) % a, []).append(digit)
-            for target, ds in by_target.items():
-                items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), fraction(target, k - 1, False)))
+            items += by_remainder(range(10), lambda x: (r + x * weight) % a, lambda t: fraction(t, k - 1, False))
             result = alt(*items)
         memo[key] = result
         return result
@@ -580,21 +583,11 @@ def json_decimal_multiple_of(a: int, d: int, max_int_digits: int = 19, max_fract
     for i in range(max_int_digits - 1, 0, -1):
         layer = {}
         for r in reach[i]:
-            by_target: dict[int, list[int]] = {}
-            for digit in range(10):
-                by_target.setdefault(integer_step(r, digit), []).append(digit)
-            options = [after_integer(r)]
-            for target, ds in by_target.items():
-                options.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))
-            layer[r] = alt(*options)
+            next_digit = by_remainder(range(10), lambda x: integer_step(r, x), lambda t: after.get(t, NEVER))
+            layer[r] = alt(after_integer(r), *next_digit)
         after = layer
-    first: dict[int, list[int]] = {}
-    for digit in range(1, 10):
-        first.setdefault(integer_step(0, digit), []).append(digit)
-    items = [seq(literal("0"), after_integer(0))]
-    for target, ds in first.items():
-        items.append(seq(char_class([(0x30 + x, 0x30 + x) for x in ds]), after.get(target, NEVER)))
-    return seq(optional(_MINUS), alt(*items))
+    first = by_remainder(range(1, 10), lambda x: integer_step(0, x), lambda t: after.get(t, NEVER))
+    return seq(optional(_MINUS), alt(seq(literal("0"), after_integer(0)), *first))
 
 
 def plain_spellings(value: Decimal, max_fraction_digits: int = 16) -> Node:
