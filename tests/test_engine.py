@@ -227,6 +227,47 @@ def test_intersection_members_implied_by_another():
         assert both == (f.matches(anything, word) and f.matches(matched, word) and f.matches(other, word))
 
 
+def test_members_in_any_order_offer_what_a_brute_force_count_offers():
+    """An object in any order steps over a set of members left (a bit mask): which member may
+    come next, and whether it may end, decided by counting required and writable members in
+    the set. The counts are population counts of precomputed masks (hundreds of properties
+    cost no more per step than five); checked here against counting member by member, over
+    random objects: required members, members that cannot be written, bounds, extras."""
+    from enforcer.engine.expr import NEVER, ExprFactory
+    from enforcer.engine.lower import _MemberList
+
+    f = ExprFactory()
+    rng = random.Random(7)
+    for _ in range(120):
+        n = rng.randint(0, 8)
+        members = []
+        for i in range(n):
+            first = f.never if rng.random() < 0.2 else f.literal(b'"k%d":1' % i)
+            members.append((first, f.seq(f.literal(b","), first), rng.random() < 0.4))
+        extra = (f.literal(b'"x":1'), f.literal(b',"x":1')) if rng.random() < 0.5 else None
+        lo = rng.randint(0, 4)
+        hi = rng.choice([None, lo + rng.randint(0, 4)])
+        order = _MemberList(f, tuple(members), extra, lo, hi, ordered=False)
+
+        def feasible(left: int, count: int) -> bool:
+            inside = [m for i, m in enumerate(members) if left >> i & 1]
+            required = [m for m in inside if m[2]]
+            if any(m[0].kind == NEVER for m in required) or (hi is not None and count + len(required) > hi):
+                return False
+            return extra is not None or count + sum(m[0].kind != NEVER for m in inside) >= lo
+
+        for left in range(1 << n):
+            for count in range(0, 6):
+                expected = [(i, left & ~(1 << i)) for i in range(n)
+                            if left >> i & 1 and members[i][0].kind != NEVER and feasible(left & ~(1 << i), count + 1)]
+                if extra is not None and feasible(left, count + 1):
+                    expected.append((None, left))
+                assert order.steps(left, count) == expected
+                assert order.feasible(left, count) == feasible(left, count)
+                assert order.may_end(left, count) == (count >= lo and not any(
+                    members[i][2] for i in range(n) if left >> i & 1))
+
+
 @pytest.mark.parametrize("bad", [97.7, 97.0, True, "97", np.float64(97.0), np.bool_(True), None])
 def test_advance_rejects_what_is_not_an_integer(bad):
     """A float token id is a caller's bug (a logits value passed for an index): truncating it to

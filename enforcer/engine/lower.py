@@ -327,10 +327,15 @@ class _MemberList:
         self.available_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             self.required_after[i] = self.required_after[i + 1] + bool(members[i][2])
-            self.available_after[i] = self.available_after[i + 1] + (members[i][0] is not never)
+            self.available_after[i] = self.available_after[i + 1] + (members[i][0].kind != NEVER)
         self.blocked_after = [False] * (n + 1)  # a required member at or after i has no text
         for i in range(n - 1, -1, -1):
             self.blocked_after[i] = self.blocked_after[i + 1] or (members[i][2] and members[i][0] is never)
+        # the same counts for any order, where ``left`` is a set of members: population counts
+        # of these masks, not loops over the set: a step was quadratic in the members left
+        self.required_mask = sum(1 << i for i in range(n) if members[i][2])
+        self.writable_mask = sum(1 << i for i in range(n) if members[i][0].kind != NEVER)
+        self.blocked_mask = self.required_mask & ~self.writable_mask  # required, but no text
         texts = [(m[0], m[1]) for m in members] + ([extra] if extra is not None else [])
         heads = {later.args[0] if later.kind == SEQ and later.args[1] is first else None for first, later in texts}
         self.sep = heads.pop() if len(heads) == 1 else None  # the separator every later text starts with
@@ -339,11 +344,8 @@ class _MemberList:
         """Required, available members among ``left``, and whether a required one can't be written."""
         if self.ordered:
             return self.required_after[left], self.available_after[left], self.blocked_after[left]
-        members = self.members
-        required = [i for i in _bits(left) if members[i][2]]
-        blocked = any(members[i][0].kind == NEVER for i in required)
-        available = sum(1 for i in _bits(left) if members[i][0].kind != NEVER)
-        return len(required), available, blocked
+        return ((left & self.required_mask).bit_count(), (left & self.writable_mask).bit_count(),
+                bool(left & self.blocked_mask))
 
     def feasible(self, left: int, count: int) -> bool:
         required, available, blocked = self._remaining(left)
@@ -369,9 +371,12 @@ class _MemberList:
             if self.extra is not None and self.required_after[left] == 0 and self.feasible(n, count + 1):
                 out.append((None, n))
         else:
-            for i in _bits(left):
-                if members[i][0].kind != NEVER and self.feasible(left & ~(1 << i), count + 1):
-                    out.append((i, left & ~(1 << i)))
+            rest = left & self.writable_mask
+            while rest:
+                bit = rest & -rest
+                rest ^= bit
+                if self.feasible(left ^ bit, count + 1):
+                    out.append((bit.bit_length() - 1, left ^ bit))
             if self.extra is not None and self.feasible(left, count + 1):
                 out.append((None, left))
         return out
@@ -490,17 +495,6 @@ def _common_prefix(a: bytes, b: bytes) -> int:
         return n
     diff = int.from_bytes(x, "big") ^ int.from_bytes(y, "big")
     return n - (diff.bit_length() + 7) // 8
-
-
-def _bits(mask: int) -> list[int]:
-    out = []
-    i = 0
-    while mask:
-        if mask & 1:
-            out.append(i)
-        mask >>= 1
-        i += 1
-    return out
 
 
 def _completable(k: int, r: int, left: int) -> bool:
