@@ -320,22 +320,23 @@ class _MemberList:
                  ordered: bool):
         self.members, self.extra, self.lo, self.hi, self.ordered = members, extra, lo, hi, ordered
         self.cap = hi if hi is not None else lo
-        never = f.never
         n = len(members)
-        # suffix counts (in order, the members at or after i) of required and writable members
+        required = [bool(m[2]) for m in members]
+        writable = [m[0] is not f.never for m in members]
+        # suffix counts (in order, the members at or after i) of required and writable members,
+        # and whether a required member at or after i has no text
         self.required_after = [0] * (n + 1)
         self.available_after = [0] * (n + 1)
+        self.blocked_after = [False] * (n + 1)
         for i in range(n - 1, -1, -1):
-            self.required_after[i] = self.required_after[i + 1] + bool(members[i][2])
-            self.available_after[i] = self.available_after[i + 1] + (members[i][0].kind != NEVER)
-        self.blocked_after = [False] * (n + 1)  # a required member at or after i has no text
-        for i in range(n - 1, -1, -1):
-            self.blocked_after[i] = self.blocked_after[i + 1] or (members[i][2] and members[i][0] is never)
-        # the same counts for any order, where ``left`` is a set of members: population counts
-        # of these masks, not loops over the set: a step was quadratic in the members left
-        self.required_mask = sum(1 << i for i in range(n) if members[i][2])
-        self.writable_mask = sum(1 << i for i in range(n) if members[i][0].kind != NEVER)
-        self.blocked_mask = self.required_mask & ~self.writable_mask  # required, but no text
+            self.required_after[i] = self.required_after[i + 1] + required[i]
+            self.available_after[i] = self.available_after[i + 1] + writable[i]
+            self.blocked_after[i] = self.blocked_after[i + 1] or (required[i] and not writable[i])
+        # the same for any order, where ``left`` is a set of members: population counts of these
+        # masks (listing the set's members per candidate made a step quadratic in the members)
+        self.required_mask = sum(1 << i for i in range(n) if required[i])
+        self.writable_mask = sum(1 << i for i in range(n) if writable[i])
+        self.blocked_mask = self.required_mask & ~self.writable_mask
         texts = [(m[0], m[1]) for m in members] + ([extra] if extra is not None else [])
         heads = {later.args[0] if later.kind == SEQ and later.args[1] is first else None for first, later in texts}
         self.sep = heads.pop() if len(heads) == 1 else None  # the separator every later text starts with
