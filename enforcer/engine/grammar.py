@@ -171,7 +171,7 @@ class Grammar:
                             tsid = a.intern(tail)
                         todo.append((tsid, j))
                     rep = class_byte(x._cuts if x._cuts is not None else f.cuts(x), data[j])
-                    x = x._derivs.get(rep) or f.derive(x, rep)  # the memo first: most are there
+                    x = x._derivs.get(rep) or f.derive(x, rep)  # type: ignore[assignment]  # the memo first
                     if x.kind == NEVER:
                         break
                     j += 1
@@ -518,7 +518,7 @@ class Grammar:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
             return np.concatenate(nodes), np.concatenate(states)
 
-    def string_branch(self, sid: int) -> tuple[Any, tuple, int, int] | None:
+    def string_branch(self, sid: int) -> tuple[Any, tuple, int, Expr] | None:
         """``(family, (ranges, lo, hi), tail state, body expression)`` when state ``sid`` is one
         JSON string body (no excluded names) followed by a tail: its tokens are then known
         from the vocabulary's string tables (:class:`~enforcer.engine.lexemes.StringFamily`)

@@ -318,7 +318,8 @@ class LexemeSpace:
         found = self._literals.get(text)
         if found is None:
             trie = self.vocab.trie
-            node, path = 0, []
+            node = 0
+            path: list = []
             for byte in text:
                 node = trie.child(node, byte)
                 if node < 0:
@@ -406,7 +407,7 @@ def _ended(f: ExprFactory, state: Expr, which: dict[int, int]) -> list[int]:
     """The lexemes (by their end symbol, see :meth:`LexemeSpace._walk_together`) that may end
     in ``state``: alternatives ``x Ei`` with ``x`` nullable. Sequences stay right-nested and
     alternatives flat, so ``Ei`` is the last item of its branch."""
-    out = []
+    out: list = []
     for branch in state.args if state.kind == ALT else (state,):
         x = branch
         while x.kind == SEQ and f.nullable(x.args[0]):

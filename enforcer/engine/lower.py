@@ -294,7 +294,7 @@ class Lowering:
         f = self.factory
         order = self._orders[index]
         if started and order.sep is not None and not after_sep:
-            options = []
+            options: list[Expr] = []
             if order.steps(left, count):
                 options.append(f.seq(order.sep, self._member_ref(index, left, count, True, True)))
             if order.may_end(left, count):
@@ -445,7 +445,7 @@ class _LazyWords:
         f, words = self.f, self.words
         first = words[lo]
         shared = _common_prefix(first, words[hi - 1])  # sorted: the range's common prefix
-        options = []
+        options: list[Expr] = []
         if len(first) == shared:  # the shortest word ends here (it sorts first)
             options.append(f.empty)
             lo += 1

@@ -1,0 +1,117 @@
+"""The optional compiled build of the engine's hot modules, and the choice between it and Python.
+
+The engine is pure Python. ``ENFORCER_COMPILE=1 pip install .`` (or ``make compile`` in a
+checkout) also compiles :data:`COMPILED_MODULES` with mypyc, from the same source: a cold mask
+costs about a fifth less (see the README). Nothing else changes; the Python files stay the
+reference and the fallback.
+
+The compiled modules run only all together and only when built from the source beside them:
+mypyc's classes are native types, so a compiled ``grammar`` cannot work on the expressions of a
+Python ``expr``; and a checkout edited after ``make compile`` must not silently run the old code.
+The build records a hash of each source (``_native_sources.py``); when a hash differs, or a
+module is missing, or ``ENFORCER_PURE_PYTHON=1`` is set, a finder placed first on
+``sys.meta_path`` loads the ``.py`` files instead of the extensions.
+
+This module imports nothing from the engine (``setup.py`` reads it to know what to compile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from pathlib import Path
+
+COMPILED_MODULES = ("expr", "automaton", "lexemes", "lower", "grammar")
+"""The modules mypyc compiles, in ``enforcer/engine``: where a cold mask spends its time."""
+
+GROUP = "enforcer.engine._native"
+"""mypyc's shared library for the group (``_native__mypyc`` beside the modules)."""
+
+SOURCES_RECORD = "_native_sources.py"
+"""Written by the compiled build: ``SOURCES = {module: sha256 of its .py}``."""
+
+PURE_PYTHON_ENV = "ENFORCER_PURE_PYTHON"
+_PACKAGE = "enforcer.engine"
+
+_HERE = Path(__file__).resolve().parent
+
+
+def source_hashes(folder: Path = _HERE) -> dict[str, str]:
+    """The sha256 of each compiled module's source in ``folder``."""
+    return {name: hashlib.sha256((folder / f"{name}.py").read_bytes()).hexdigest() for name in COMPILED_MODULES}
+
+
+def _extension(folder: Path, name: str) -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / f"{name}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def _recorded_hashes(folder: Path) -> dict[str, str] | None:
+    path = folder / SOURCES_RECORD
+    if not path.exists():
+        return None
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # a dict literal we wrote
+    found = namespace.get("SOURCES")
+    return found if isinstance(found, dict) else None
+
+
+def compiled_state(folder: Path = _HERE) -> str:
+    """``"compiled"`` (every extension present, built from these sources), ``"absent"`` (no
+    extension), or why the extensions present cannot be used."""
+    present = [name for name in COMPILED_MODULES if _extension(folder, name) is not None]
+    if not present:
+        return "absent"
+    if len(present) != len(COMPILED_MODULES):
+        return "incomplete: " + ", ".join(sorted(set(COMPILED_MODULES) - set(present))) + " not compiled"
+    recorded = _recorded_hashes(folder)
+    if recorded is None:
+        return f"stale: no {SOURCES_RECORD}"
+    changed = [name for name, digest in source_hashes(folder).items() if recorded.get(name) != digest]
+    if changed:
+        return "stale: " + ", ".join(changed) + " changed since the build (make compile rebuilds)"
+    return "compiled"
+
+
+class _PythonSources(importlib.abc.MetaPathFinder):
+    """Finds the compiled modules' ``.py`` files ahead of their extensions."""
+
+    def __init__(self, folder: Path):
+        self.names = {f"{_PACKAGE}.{name}": folder / f"{name}.py" for name in COMPILED_MODULES}
+
+    def find_spec(self, fullname, path=None, target=None):  # type: ignore[no-untyped-def]
+        source = self.names.get(fullname)
+        return None if source is None else importlib.util.spec_from_file_location(fullname, source)
+
+
+BUILD = "python"
+"""What the engine runs: ``"mypyc"`` or ``"python"``. ``BUILD_NOTE`` says why, for Python."""
+BUILD_NOTE = ""
+
+
+def choose() -> None:
+    """Decide, before the first compiled module is imported, which files the engine runs."""
+    global BUILD, BUILD_NOTE
+    if any(isinstance(finder, _PythonSources) for finder in sys.meta_path):
+        return  # decided already
+    state = compiled_state()
+    if state == "compiled" and os.environ.get(PURE_PYTHON_ENV) != "1":
+        BUILD = "mypyc"
+        return
+    BUILD = "python"
+    if state == "absent":
+        BUILD_NOTE = "no compiled build"
+        return
+    BUILD_NOTE = f"{PURE_PYTHON_ENV}=1" if state == "compiled" else state
+    if state != "compiled":
+        warnings.warn(f"enforcer: the compiled engine is not used ({state}); running pure Python",
+                      RuntimeWarning, stacklevel=3)
+    sys.meta_path.insert(0, _PythonSources(_HERE))

@@ -1,0 +1,35 @@
+"""Build hook for the optional compiled engine; everything else is in pyproject.toml.
+
+``ENFORCER_COMPILE=1`` compiles the modules named in ``enforcer/engine/native.py`` with mypyc
+(the in-tree backend in ``build_backend/`` asks for mypy then) and records their sources'
+hashes, by which the engine knows the extensions match the ``.py`` files beside them. Without
+it, the package is pure Python.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).resolve().parent
+
+
+def compiled_extensions() -> list:
+    if os.environ.get("ENFORCER_COMPILE") != "1":
+        return []
+    from mypyc.build import mypycify
+
+    engine = HERE / "enforcer" / "engine"
+    spec = importlib.util.spec_from_file_location("enforcer_native", engine / "native.py")
+    native = importlib.util.module_from_spec(spec)  # imports only the standard library
+    spec.loader.exec_module(native)
+    (engine / native.SOURCES_RECORD).write_text(
+        '"""Written by setup.py when it compiled the engine: the hashes of the sources it compiled."""\n\n'
+        f"SOURCES = {native.source_hashes(engine)!r}\n")
+    paths = [f"enforcer/engine/{name}.py" for name in native.COMPILED_MODULES]
+    # Only the compiled modules must type-check: the rest of the package stays Python.
+    return mypycify(["--follow-imports=silent", *paths], opt_level="3", group_name=native.GROUP)
+
+
+setup(ext_modules=compiled_extensions())
