@@ -8,6 +8,7 @@ it, the package is pure Python.
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -18,7 +19,12 @@ HERE = Path(__file__).resolve().parent
 def compiled_extensions() -> list:
     if os.environ.get("ENFORCER_COMPILE") != "1":
         return []
-    from mypyc.build import mypycify
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        if {"build", "build_ext", "bdist_wheel", "editable_wheel", "install"} & set(sys.argv):
+            raise SystemExit("ENFORCER_COMPILE=1 needs mypyc: pip install mypy==2.4.1") from None
+        return []  # pip asking for the build requirements, before it installs mypy
 
     engine = HERE / "enforcer" / "engine"
     spec = importlib.util.spec_from_file_location("enforcer_native", engine / "native.py")
