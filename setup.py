@@ -6,6 +6,7 @@ hashes, by which the engine knows the extensions match the ``.py`` files beside 
 it, the package is pure Python.
 """
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -30,6 +31,9 @@ def compiled_extensions() -> list:
     spec = importlib.util.spec_from_file_location("enforcer_native", engine / "native.py")
     native = importlib.util.module_from_spec(spec)  # imports only the standard library
     spec.loader.exec_module(native)
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:  # a failed build must leave none behind
+        for stale in engine.glob(f"*{suffix}"):  # that the record below would vouch for
+            stale.unlink()
     (engine / native.SOURCES_RECORD).write_text(
         '"""Written by setup.py when it compiled the engine: the hashes of the sources it compiled."""\n\n'
         f"SOURCES = {native.source_hashes(engine)!r}\n")

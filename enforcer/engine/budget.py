@@ -68,12 +68,12 @@ _MASKS = 4096           # per grammar: budget masks kept
 
 def shortest_for(grammar: Grammar) -> Shortest:
     """The grammar's shortest-completion tables, created on first use (under its lock)."""
-    found = grammar.__dict__.get("_shortest")
+    found = grammar.extensions.get("shortest")
     if found is None:
         with grammar._lock:
-            found = grammar.__dict__.get("_shortest")
+            found = grammar.extensions.get("shortest")
             if found is None:
-                found = grammar.__dict__["_shortest"] = Shortest(grammar)
+                found = grammar.extensions["shortest"] = Shortest(grammar)
     return found
 
 

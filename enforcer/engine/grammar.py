@@ -87,6 +87,9 @@ class Grammar:
         self._special_symbol: dict[int, int] = {}  # token id -> symbol, see _special_ids
         self._special_next: dict[int, dict[int, int]] = {}  # state -> {token id: next state}
         self.stats = {"masks": 0, "branch_groups": 0, "raw_walks": 0, "crossing_walks": 0}
+        # what other modules keep per grammar (the budget's shortest-completion tables): a
+        # compiled Grammar is a native type, with no __dict__ to hang attributes on
+        self.extensions: dict[str, Any] = {}
         with self._lock:
             if start.kind == NEVER or not self._automaton.is_live(start):
                 raise SchemaError("the constraint admits no complete output (no string satisfies it)")
@@ -447,16 +450,18 @@ class Grammar:
         for word, bit in self._eos_bits:
             out[word] |= bit
 
-    def matcher(self, *, max_tokens: int | None = None) -> "Matcher":
+    def matcher(self, *, max_tokens: object = None) -> "Matcher":
         """A fresh matcher at the start of the output.
 
         ``max_tokens``: the token budget of the whole output, its EOS included (``max_new_tokens``,
-        vLLM's ``max_tokens``). The matcher then allows only tokens after which a complete output
-        still fits (see :mod:`enforcer.engine.budget`). ``None``: no budget.
+        vLLM's ``max_tokens``), a positive int. The matcher then allows only tokens after which a
+        complete output still fits (see :mod:`enforcer.engine.budget`). ``None``: no budget.
+        Typed ``object`` because the Matcher checks it: the compiled build would otherwise turn a
+        wrong value into a TypeError before it, not the OptionError a user is promised.
         """
         from .matcher import Matcher
 
-        return Matcher(self, max_tokens=max_tokens)
+        return Matcher(self, max_tokens=max_tokens)  # type: ignore[arg-type]
 
     # -- hooks for enforcer.engine.budget and enforcer.engine.forced (never on the mask path) ----
 
