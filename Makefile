@@ -46,8 +46,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The compiled engine (mypyc, see setup.py): extensions beside the sources, rebuilt when one of
-# them changes. The engine runs them only while they match the sources (enforcer/engine/native.py).
-COMPILED_SOURCES := $(wildcard enforcer/engine/*.py)
+# them changes. The engine runs them only while they match the sources (enforcer/engine/native.py,
+# whose COMPILED_MODULES the list below repeats).
+COMPILED_SOURCES := $(foreach name,expr automaton lexemes lower grammar,enforcer/engine/$(name).py) \
+	enforcer/engine/native.py
 COMPILED_RECORD := enforcer/engine/_native_sources.py
 # What `make test` runs again on the compiled build: the engine, its steps, the token budget,
 # fast-forward, the request layer, the compliance ratchet and the schema front end (the main
@@ -57,7 +59,7 @@ COMPILED_TESTS := tests/test_native.py tests/test_engine.py tests/test_step.py t
 
 compile: $(COMPILED_RECORD)
 
-$(COMPILED_RECORD): $(STAMP) setup.py $(filter-out $(COMPILED_RECORD),$(COMPILED_SOURCES))
+$(COMPILED_RECORD): $(STAMP) setup.py $(COMPILED_SOURCES)
 	ENFORCER_COMPILE=1 $(BIN)/python setup.py --quiet build_ext --inplace
 
 test: test-banner setup compile

@@ -34,9 +34,7 @@ def compiled_extensions() -> list:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:  # a failed build must leave none behind
         for stale in engine.glob(f"*{suffix}"):  # that the record below would vouch for
             stale.unlink()
-    (engine / native.SOURCES_RECORD).write_text(
-        '"""Written by setup.py when it compiled the engine: the hashes of the sources it compiled."""\n\n'
-        f"SOURCES = {native.source_hashes(engine)!r}\n")
+    native.record_sources(engine)
     paths = [f"enforcer/engine/{name}.py" for name in native.COMPILED_MODULES]
     # Only the compiled modules must type-check: the rest of the package stays Python.
     return mypycify(["--follow-imports=silent", *paths], opt_level="3", group_name=native.GROUP)

@@ -17,6 +17,7 @@ This module imports nothing from the engine (``setup.py`` reads it to know what 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -46,35 +47,46 @@ def source_hashes(folder: Path = _HERE) -> dict[str, str]:
     return {name: hashlib.sha256((folder / f"{name}.py").read_bytes()).hexdigest() for name in COMPILED_MODULES}
 
 
-def _extension(folder: Path, name: str) -> Path | None:
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = folder / f"{name}{suffix}"
-        if path.exists():
-            return path
-    return None
+def record_sources(folder: Path = _HERE) -> None:
+    """Write :data:`SOURCES_RECORD` for the sources in ``folder``: the build calls this when it
+    compiles them, so the engine can later tell whether the extensions still match."""
+    (folder / SOURCES_RECORD).write_text(
+        '"""Written when the engine was compiled: the hashes of the sources compiled."""\n\n'
+        f"SOURCES = {source_hashes(folder)!r}\n")
+
+
+def _has_extension(folder: Path, name: str) -> bool:
+    return any((folder / f"{name}{suffix}").exists() for suffix in importlib.machinery.EXTENSION_SUFFIXES)
 
 
 def _recorded_hashes(folder: Path) -> dict[str, str] | None:
+    """The record's hashes, or None when there is none or it is not the dict literal we write."""
     path = folder / SOURCES_RECORD
     if not path.exists():
         return None
-    namespace: dict = {}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)  # a dict literal we wrote
-    found = namespace.get("SOURCES")
-    return found if isinstance(found, dict) else None
+    try:
+        tree = ast.parse(path.read_text())
+        for statement in tree.body:
+            if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "SOURCES"):
+                found = ast.literal_eval(statement.value)
+                return found if isinstance(found, dict) else None
+    except (SyntaxError, ValueError):
+        pass
+    return None
 
 
 def compiled_state(folder: Path = _HERE) -> str:
     """``"compiled"`` (every extension present, built from these sources), ``"absent"`` (no
     extension), or why the extensions present cannot be used."""
-    present = [name for name in COMPILED_MODULES if _extension(folder, name) is not None]
+    present = [name for name in COMPILED_MODULES if _has_extension(folder, name)]
     if not present:
         return "absent"
     if len(present) != len(COMPILED_MODULES):
         return "incomplete: " + ", ".join(sorted(set(COMPILED_MODULES) - set(present))) + " not compiled"
     recorded = _recorded_hashes(folder)
     if recorded is None:
-        return f"stale: no {SOURCES_RECORD}"
+        return f"stale: no readable {SOURCES_RECORD}"
     changed = [name for name, digest in source_hashes(folder).items() if recorded.get(name) != digest]
     if changed:
         return "stale: " + ", ".join(changed) + " changed since the build (make compile rebuilds)"
