@@ -32,6 +32,19 @@ if os.environ.get("CI"):
 
 LLAMA3_EOS = [128001, 128008, 128009]
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``make test`` runs the suites on the compiled engine and on the Python source and says
+    which with ``ENFORCER_EXPECT_BUILD``: a run that silently measured the other build (a stale
+    or missing compiled build falls back to Python with only a warning) stops here."""
+    expected = os.environ.get("ENFORCER_EXPECT_BUILD")
+    if expected:
+        from enforcer.engine import native
+
+        if native.BUILD != expected:
+            pytest.exit(f"ENFORCER_EXPECT_BUILD={expected}, but the engine runs the {native.BUILD} build "
+                        f"({native.BUILD_NOTE})", returncode=4)
+
 # tests/vllm, tests/mlx and tests/llamacpp run in venvs of their own (`make test-vllm`,
 # `make test-mlx`, `make test-llamacpp`): vLLM pins its own torch, llama-cpp-python compiles
 # llama.cpp. Elsewhere the folder is not collected at all, so nothing imports the framework.

@@ -1,8 +1,9 @@
 """The compiled engine (mypyc) and the choice between it and the Python source.
 
-``make test`` runs the main suite with ``ENFORCER_EXPECT_BUILD=python`` and the engine's tests
-again with ``ENFORCER_EXPECT_BUILD=mypyc``: the first test here makes sure each run measured the
-build it says it did.
+``make test`` runs every suite with ``ENFORCER_EXPECT_BUILD=mypyc`` and the engine's tests again
+with ``ENFORCER_EXPECT_BUILD=python``: ``tests/conftest.py`` stops a run that would measure
+another build, and the first test here checks that the modules loaded agree with what
+``native.BUILD`` reports.
 """
 
 from __future__ import annotations
