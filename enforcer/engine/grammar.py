@@ -86,7 +86,7 @@ class Grammar:
         self._specials = specials if specials is not None else set()
         self._special_symbol: dict[int, int] = {}  # token id -> symbol, see _special_ids
         self._special_next: dict[int, dict[int, int]] = {}  # state -> {token id: next state}
-        self.stats = {"masks": 0, "branch_groups": 0, "raw_walks": 0, "crossing_walks": 0}
+        self.stats = {"masks": 0, "branch_groups": 0, "raw_walks": 0, "crossing_walks": 0, "literal_crossings": 0}
         # what other modules keep per grammar (the budget's shortest-completion tables): a
         # compiled Grammar is a native type, with no __dict__ to hang attributes on
         self.extensions: dict[str, Any] = {}
@@ -302,6 +302,7 @@ class Grammar:
         if end is not None:
             after = f.seq(f.lexeme(rest), tail) if rest.kind != EMPTY else tail
             if after.kind != NEVER and self._automaton.is_live(after):
+                self.stats["literal_crossings"] += 1
                 out.extend(self._cross_from(end, after, 0))
         return out
 

@@ -29,7 +29,7 @@ def measure(vocab, tokenizer) -> dict[str, int]:
 
     compiler = Compiler(vocab)
     totals: dict[str, int] = {"tokens": 0, "states": 0, "masks": 0, "branch_groups": 0, "raw_walks": 0,
-                              "crossing_walks": 0}
+                              "crossing_walks": 0, "literal_crossings": 0}
     bitmask = np.zeros((vocab.size + 31) // 32, dtype=np.int32)
     for schema_path in sorted((ROOT / "schemas").glob("*.schema.json")):
         schema = json.loads(schema_path.read_text())
@@ -46,7 +46,7 @@ def measure(vocab, tokenizer) -> dict[str, int]:
                 if not matcher.is_complete():
                     raise AssertionError(f"{name} ({order} order): an instance was not accepted")
             totals["states"] += grammar.num_states
-            for key in ("masks", "branch_groups", "raw_walks", "crossing_walks"):
+            for key in ("masks", "branch_groups", "raw_walks", "crossing_walks", "literal_crossings"):
                 totals[key] += grammar.stats[key]
     totals.update(compiler.stats)
     return totals
