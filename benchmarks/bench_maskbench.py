@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"MaskBench sample: {len(files)} schemas from {args.data}; Llama 3 tokenizer; "
           f"instances as json.dumps (flexible whitespace)")
-    print(f"enforcer engine build: {native.BUILD}" + (f" ({native.BUILD_NOTE})" if native.BUILD_NOTE else ""))
+    print(f"enforcer engine build: {native.describe()}")
     print_summary(results)
     if args.list_failures:
         for name, runs in results.items():

@@ -188,7 +188,7 @@ def main() -> int:
              else f"schema {Path(args.schema).name}, best of {args.repeats}"))
     from enforcer.engine import native
 
-    print(f"enforcer engine build: {native.BUILD}" + (f" ({native.BUILD_NOTE})" if native.BUILD_NOTE else ""))
+    print(f"enforcer engine build: {native.describe()}")
     print(f"{'configuration':<22}{'tokens/s':>10}{'tokens':>8}{'slowdown':>10}")
     for name, rate, tokens in rows:
         if rate is None:

@@ -42,8 +42,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from enforcer.engine import native
 
         if native.BUILD != expected:
-            pytest.exit(f"ENFORCER_EXPECT_BUILD={expected}, but the engine runs the {native.BUILD} build "
-                        f"({native.BUILD_NOTE})", returncode=4)
+            pytest.exit(f"ENFORCER_EXPECT_BUILD={expected}, but the engine runs {native.describe()}", returncode=4)
 
 # tests/vllm, tests/mlx and tests/llamacpp run in venvs of their own (`make test-vllm`,
 # `make test-mlx`, `make test-llamacpp`): vLLM pins its own torch, llama-cpp-python compiles

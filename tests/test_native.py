@@ -36,7 +36,7 @@ def test_the_engine_runs_the_build_it_reports():
     assert native.BUILD == ("mypyc" if kinds["expr"] else "python")
     expected = os.environ.get("ENFORCER_EXPECT_BUILD")
     if expected is not None:
-        assert native.BUILD == expected, f"expected the {expected} build, running {native.BUILD} ({native.BUILD_NOTE})"
+        assert native.BUILD == expected, f"expected the {expected} build, running {native.describe()}"
 
 
 def test_a_compiled_build_counts_only_while_it_matches_its_sources(tmp_path):

@@ -109,6 +109,11 @@ BUILD = "python"
 BUILD_NOTE = ""
 
 
+def describe() -> str:
+    """The build in use and, for Python, why: what benchmarks print beside their figures."""
+    return BUILD + (f" ({BUILD_NOTE})" if BUILD_NOTE else "")
+
+
 def choose() -> None:
     """Decide, before the first compiled module is imported, which files the engine runs."""
     global BUILD, BUILD_NOTE
