@@ -66,6 +66,10 @@ class Automaton:
         self.table[DEAD] = DEAD
         self.accepting = np.zeros(64, dtype=bool)
         self._bounds: list[tuple[int, ...] | None] = [None]
+        # per state and byte, the lowest byte of the byte's class (see gather_cells), once the
+        # state's classes are known (_has_classes)
+        self._class_start = np.zeros((64, 256), dtype=np.uint8)
+        self._has_classes = np.zeros(64, dtype=bool)
         self._steps: dict[tuple[int, bytes], int] = {}  # (state, token bytes) -> state, see step
         self._gap_shapes: dict[int, tuple | None] = {}  # see _gap_literal
         self._gaps: dict[tuple, tuple] = {}  # see _gap_below
@@ -86,6 +90,8 @@ class Automaton:
                 grow = self.table.shape[0]
                 self.table = np.concatenate([self.table, np.full((grow, 256), UNKNOWN, dtype=np.int32)])
                 self.accepting = np.concatenate([self.accepting, np.zeros(grow, dtype=bool)])
+                self._class_start = np.concatenate([self._class_start, np.zeros((grow, 256), dtype=np.uint8)])
+                self._has_classes = np.concatenate([self._has_classes, np.zeros(grow, dtype=bool)])
             self.accepting[sid] = self.factory.nullable(e)
         return sid
 
@@ -94,7 +100,8 @@ class Automaton:
         return len(self.exprs)
 
     def memory_bytes(self) -> int:
-        return int(self.table.nbytes) + 200 * len(self.exprs) + 120 * len(self._steps)
+        return (int(self.table.nbytes + self._class_start.nbytes) + 200 * len(self.exprs)
+                + 120 * len(self._steps))
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -191,6 +198,9 @@ class Automaton:
         bounds = self._bounds[sid]
         if bounds is None:
             bounds = self._bounds[sid] = (0, *self.factory.cuts(self.exprs[sid]), 256)
+            edges = np.asarray(bounds, dtype=np.int64)
+            self._class_start[sid] = np.repeat(edges[:-1], np.diff(edges))
+            self._has_classes[sid] = True
         return bounds
 
     def derive_class(self, sid: int, byte: int) -> int:
@@ -269,20 +279,36 @@ class Automaton:
     def gather(self, parents: np.ndarray, data: np.ndarray) -> np.ndarray:
         """``T[parents, data]``, deriving the transitions not derived yet (one derivative per
         byte class touched)."""
-        index = parents.astype(np.int64) * 256 + data
-        out = self.table.ravel()[index]
+        return self.gather_cells(parents.astype(np.int64) * 256 + data)
+
+    def gather_cells(self, cells: np.ndarray) -> np.ndarray:
+        """``T.ravel()[cells]`` for cells ``state * 256 + byte`` (int64), deriving the
+        transitions not derived yet.
+
+        The missing cells are mapped to their class's first byte through a per-state table
+        and made distinct in one ``np.unique``: a cold walk meets hundreds of new states per
+        trie level, and grouping the cells state by state (a mask over all of them per state)
+        had cost twice the derivatives themselves."""
+        out = self.table.ravel()[cells]
         missing = out == UNKNOWN
         if missing.any():
-            cells = np.unique(index[missing])
-            states = cells >> 8
-            for sid in np.unique(states).tolist():
-                bounds = self._class_bounds(sid)
-                classes = np.unique(np.searchsorted(bounds, cells[states == sid] & 255, side="right") - 1)
-                for k in classes.tolist():
-                    if self.table[sid, bounds[k]] == UNKNOWN:
-                        self._derive_class_index(sid, bounds, k)
-            out = self.table.ravel()[index]
+            todo = cells[missing]
+            states = todo >> 8
+            new = states[~self._has_classes[states]]
+            if new.size:
+                for sid in np.unique(new).tolist():
+                    self._class_bounds(sid)
+            firsts = np.unique((todo & ~255) | self._class_start.ravel()[todo])
+            for cell in firsts.tolist():
+                self._derive_class_at(cell >> 8, cell & 255)
+            out = self.table.ravel()[cells]
         return out
+
+    def _derive_class_at(self, sid: int, first: int) -> None:
+        """Derive the byte class of ``sid`` that starts at byte ``first``, unless known."""
+        if self.table[sid, first] == UNKNOWN:
+            bounds = self._class_bounds(sid)
+            self._derive_class_index(sid, bounds, bisect.bisect_right(bounds, first) - 1)
 
     # -- trie walks ---------------------------------------------------------------------------
 
@@ -358,7 +384,7 @@ class Automaton:
             self.table.take(index, out=level, mode="clip")
             flags = np.bitwise_or.reduce(level)  # < 0: some UNKNOWN (-1); 0: all DEAD
             if flags < 0:
-                level[:] = self.gather(index >> 8, index & 255)
+                level[:] = self.gather_cells(index)
                 flags = np.bitwise_or.reduce(level)
             if flags == 0:
                 break
@@ -586,11 +612,9 @@ class Automaton:
         out = self.table[sid][data]
         missing = out == UNKNOWN
         if missing.any():
-            bounds = self._class_bounds(sid)
-            classes = np.unique(np.searchsorted(bounds, np.unique(data[missing]), side="right") - 1)
-            for k in classes.tolist():
-                if self.table[sid, bounds[k]] == UNKNOWN:
-                    self._derive_class_index(sid, bounds, k)
+            self._class_bounds(sid)
+            for first in np.unique(self._class_start[sid][data[missing]]).tolist():
+                self._derive_class_at(sid, first)
             out = self.table[sid][data]
         return out
 
