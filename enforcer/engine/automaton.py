@@ -300,15 +300,9 @@ class Automaton:
                     self._class_bounds(sid)
             firsts = np.unique((todo & ~255) | self._class_start.ravel()[todo])
             for cell in firsts.tolist():
-                self._derive_class_at(cell >> 8, cell & 255)
+                self.derive_class(cell >> 8, cell & 255)
             out = self.table.ravel()[cells]
         return out
-
-    def _derive_class_at(self, sid: int, first: int) -> None:
-        """Derive the byte class of ``sid`` that starts at byte ``first``, unless known."""
-        if self.table[sid, first] == UNKNOWN:
-            bounds = self._class_bounds(sid)
-            self._derive_class_index(sid, bounds, bisect.bisect_right(bounds, first) - 1)
 
     # -- trie walks ---------------------------------------------------------------------------
 
@@ -614,7 +608,7 @@ class Automaton:
         if missing.any():
             self._class_bounds(sid)
             for first in np.unique(self._class_start[sid][data[missing]]).tolist():
-                self._derive_class_at(sid, first)
+                self.derive_class(sid, first)
             out = self.table[sid][data]
         return out
 
