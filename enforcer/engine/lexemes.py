@@ -14,6 +14,13 @@ before pays only for its own structure. Lexeme states are keyed by their clamped
 ``ExprFactory.clamp``), so the positions of a long bounded string share one entry until the
 last few characters.
 
+Tokens longer than a short bound (20 bytes in Llama 3: 588 tokens of 128,000) are walked apart
+(:class:`LongTokens`): a lexeme with a repetition count above that bound (an email's local part
+of up to 64 characters, a hostname label of 63, a pattern ``{0,250}``) takes one walk of the
+whole trie clamped at the short bound, shared by its positions until the last few, and an exact
+walk of the long tokens' paths alone, which is cheap. Clamped at the longest token instead,
+every position of an email was a walk of the whole trie.
+
 JSON string bodies (``repeat(char, lo, hi) "``) get their sets from per-vocabulary tables of
 character counts instead of a trie walk (see :mod:`enforcer.schema.json_tokens`): every length
 bound costs a few numpy operations, not a walk of the whole vocabulary.
@@ -23,12 +30,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..trie import TokenTrie
 from ..vocab import Vocabulary
-from .automaton import DEAD, Automaton, leading_run, tokens_at
+from .automaton import DEAD, Automaton, leading_run, pack_ids, tokens_at
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, SPECIAL, Expr, ExprFactory
 
 
@@ -52,6 +60,43 @@ class LexemeInfo:
     @property
     def nbytes(self) -> int:
         return int(self.inner.nbytes + self.exit_nodes.nbytes) + 100
+
+
+class LongTokens:
+    """The tokens longer than ``bound`` bytes, in a trie of their own (see the module docstring).
+
+    The bound is the shortest, from 16 bytes on, at which these tokens' paths are at most
+    1/32 of the trie's nodes: a walk of them costs little beside a walk of the whole trie."""
+
+    MIN_BOUND: ClassVar[int] = 16
+    MAX_SHARE: ClassVar[int] = 32
+
+    def __init__(self, vocab: Vocabulary, bound: int, n_words: int):
+        self.bound = bound
+        self.trie, self.node = vocab.trie.long_tokens(bound)  # node: of each of its nodes, in the whole trie
+        self.token_slot = token_slots(self.trie, vocab.size)
+        self.others = ~pack_ids(self.trie.token_ids, n_words)  # packed: every token but these
+
+    @classmethod
+    def of(cls, vocab: Vocabulary, n_words: int) -> "LongTokens | None":
+        """The long tokens of ``vocab``, or ``None`` when no bound keeps their paths few (a
+        short vocabulary's tokens are all short: one walk is exact)."""
+        trie = vocab.trie
+        reach = np.sort(trie.reach)
+        for bound in range(cls.MIN_BOUND, trie.max_depth):
+            on_paths = reach.size - int(np.searchsorted(reach, bound, side="right"))
+            if on_paths * cls.MAX_SHARE <= trie.num_nodes:
+                return cls(vocab, bound, n_words)
+        return None
+
+
+def token_slots(trie: TokenTrie, size: int) -> np.ndarray:
+    """Per token id: the level-layout slot of its node in ``trie``, or the last slot ("not in the
+    trie"), for :meth:`Walk.mask`."""
+    token_node = np.full(size, trie.num_nodes, dtype=np.int64)
+    known = trie.token_node[:size]
+    token_node[: known.size] = np.where(known >= 0, known, trie.num_nodes)
+    return trie.level_layout.position[token_node]
 
 
 class StringFamily:
@@ -199,7 +244,7 @@ class LexemeSpace:
     sets; bounded by ``cache_bytes`` (least recently used entries go first)."""
 
     def __init__(self, factory: ExprFactory, vocab: Vocabulary, *, max_states: int, cache_bytes: int,
-                 strings: StringFamily | None = None):
+                 strings: StringFamily | None = None, long_apart: bool = True):
         self.factory = factory
         self.vocab = vocab
         self.strings = strings
@@ -208,18 +253,17 @@ class LexemeSpace:
         self.cache_bytes = cache_bytes
         self.clamp_bound = max(vocab.trie.max_depth, 1)
         self.n_words = (vocab.size + 31) // 32
-        token_node = np.full(vocab.size, vocab.trie.num_nodes, dtype=np.int64)  # default: not in trie
-        known = vocab.trie.token_node[: vocab.size]
-        token_node[: known.size] = np.where(known >= 0, known, vocab.trie.num_nodes)
-        self.token_slot = vocab.trie.level_layout.position[token_node]  # for Walk.mask
+        self.token_slot = token_slots(vocab.trie, vocab.size)
+        self.long = LongTokens.of(vocab, self.n_words) if long_apart else None
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
+        self._short: OrderedDict[tuple[Expr, ...], tuple[np.ndarray, list[np.ndarray]]] = OrderedDict()
         self._node_sets: dict[bytes, np.ndarray] = {}
         self._literals: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
         self._together: OrderedDict[tuple[Expr, ...], list[LexemeInfo]] = OrderedDict()  # see infos
         self._crossings: OrderedDict[tuple[int, Expr], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = OrderedDict()
         self._bytes = 0
         self.stats = {"lexeme_walks": 0, "string_tables": 0, "hits": 0, "crossing_walks": 0,
-                      "joint_walks": 0}
+                      "joint_walks": 0, "long_walks": 0}
 
     def infos(self, heads: list[Expr]) -> list[LexemeInfo]:
         """The token sets of the lexemes one state may start with (``heads``: the expressions
@@ -239,16 +283,16 @@ class LexemeSpace:
         if len(joint) > 1:
             for k, info in zip(joint, self._together_info(tuple(keys[k] for k in joint))):
                 found[k] = info
-        return [info if info is not None else self._keep(key, self._walk(key)) for key, info in zip(keys, found)]
+        return [info if info is not None else self._keep(key, self._walk((key,))[0]) for key, info in zip(keys, found)]
 
     def _together_info(self, keys: tuple[Expr, ...]) -> list[LexemeInfo]:
-        """The infos of lexemes walked together (:meth:`_walk_together`), kept per set."""
+        """The infos of lexemes walked together (:meth:`_walk`), kept per set."""
         found = self._together.get(keys)
         if found is not None:
             self._together.move_to_end(keys)
             self.stats["hits"] += 1
             return found
-        found = self._together[keys] = self._walk_together(keys)
+        found = self._together[keys] = self._walk(keys)
         self._bytes += _together_bytes(found)
         self._evict()
         return found
@@ -279,38 +323,74 @@ class LexemeSpace:
         if self.automaton.num_states > self.max_states // 2:
             self.automaton = Automaton(self.factory, max_states=self.max_states, what="lexeme")
 
-    def _walk(self, h: Expr) -> LexemeInfo:
-        self.stats["lexeme_walks"] += 1
-        a = self.automaton
-        trie = self.vocab.trie
-        sid = a.intern(h)
-        walk = a.walk(sid, trie)
-        inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
-        inner.setflags(write=False)
-        return LexemeInfo(inner, bool(a.accepting[sid]), self.node_set(walk.exits(trie, a.accepting)))
+    def _walk(self, keys: tuple[Expr, ...]) -> list[LexemeInfo]:
+        """The infos of lexemes ``keys`` (clamped at the longest token), walked together when
+        there are several (:meth:`_walk_lexemes`).
 
-    def _walk_together(self, keys: tuple[Expr, ...]) -> list[LexemeInfo]:
-        """One walk of ``h1 E1 | h2 E2 | ...``, where ``Ei`` is a symbol no byte reads: a node is
-        live when some lexeme goes on, and lexeme ``i`` may end at a node whose state still
-        holds ``Ei`` behind a nullable prefix."""
-        self.stats["joint_walks"] += 1
-        f, a, trie = self.factory, self.automaton, self.vocab.trie
-        ends = [f.special(f"\x00end of lexeme {i}") for i in range(len(keys))]
-        sid = a.intern(f.alt(*(f.seq(key, end) for key, end in zip(keys, ends))))
-        walk = a.walk(sid, trie)
-        inner = walk.mask(trie, self.token_slot, self.n_words, self.vocab.size)
+        When some count runs above the long tokens' bound, that is two walks: the whole trie
+        clamped at the bound (kept, see :meth:`_short_part`: exact for the tokens of at most
+        ``bound`` bytes), and the long tokens' trie with the keys themselves."""
+        f, long = self.factory, self.long
+        shorts = tuple(f.clamp(k, long.bound) for k in keys) if long is not None else keys
+        if long is None or shorts == keys:  # no count above the bound: one walk is exact
+            self.stats["lexeme_walks" if len(keys) == 1 else "joint_walks"] += 1
+            inner, exits = self._walk_lexemes(keys, self.vocab.trie, self.token_slot)
+            inner.setflags(write=False)
+            return [LexemeInfo(inner, f.nullable(k), self.node_set(e)) for k, e in zip(keys, exits)]
+        short_inner, short_exits = self._short_part(shorts, long)
+        self.stats["long_walks"] += 1
+        long_inner, long_exits = self._walk_lexemes(keys, long.trie, long.token_slot)
+        inner = short_inner | long_inner
         inner.setflags(write=False)
-        reached = walk.states if walk.dense is None else walk.dense
-        accepting = np.zeros((len(keys), a.accepting.size), dtype=bool)
-        which = {end.args[0]: i for i, end in enumerate(ends)}
-        for state in np.flatnonzero(np.bincount(reached, minlength=1)).tolist():
-            if state != DEAD:
-                for i in _ended(f, a.exprs[state], which):
-                    accepting[i, state] = True
-        infos = [LexemeInfo(inner, f.nullable(key), self.node_set(walk.exits(trie, accepting[i])))
-                 for i, key in enumerate(keys)]
+        depth = long.trie.node_depth
+        return [LexemeInfo(inner, f.nullable(k), self.node_set(np.concatenate((here, long.node[there[depth[there] > long.bound]]))))
+                for k, here, there in zip(keys, short_exits, long_exits)]
+
+    def _short_part(self, shorts: tuple[Expr, ...], long: LongTokens) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The inner tokens and exit nodes of lexemes ``shorts`` (clamped at ``long.bound``)
+        among the tokens of at most ``long.bound`` bytes, kept per set of lexemes: every
+        position of a long string but its last few has the same."""
+        found = self._short.get(shorts)
+        if found is not None:
+            self._short.move_to_end(shorts)
+            self.stats["hits"] += 1
+            return found
+        self.stats["lexeme_walks" if len(shorts) == 1 else "joint_walks"] += 1
+        trie = self.vocab.trie
+        inner, exits = self._walk_lexemes(shorts, trie, self.token_slot)
+        inner &= long.others
+        depth = trie.node_depth
+        found = self._short[shorts] = (inner, [e[depth[e] <= long.bound] for e in exits])
+        self._bytes += _short_bytes(found)
+        self._evict()
+        return found
+
+    def _walk_lexemes(self, keys: tuple[Expr, ...], trie: TokenTrie,
+                      token_slot: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One walk of ``trie`` for lexemes ``keys``: the packed mask of the tokens read inside
+        any of them (a new array), and each one's exit nodes.
+
+        Several lexemes are one walk of ``h1 E1 | h2 E2 | ...``, where ``Ei`` is a symbol no
+        byte reads: a node is live when some lexeme goes on, and lexeme ``i`` may end at a node
+        whose state still holds ``Ei`` behind a nullable prefix."""
+        f, a = self.factory, self.automaton
+        if len(keys) == 1:
+            walk = a.walk(a.intern(keys[0]), trie)
+            exits = [walk.exits(trie, a.accepting)]
+        else:
+            ends = [f.special(f"\x00end of lexeme {i}") for i in range(len(keys))]
+            walk = a.walk(a.intern(f.alt(*(f.seq(key, end) for key, end in zip(keys, ends)))), trie)
+            reached = walk.states if walk.dense is None else walk.dense
+            accepting = np.zeros((len(keys), a.accepting.size), dtype=bool)
+            which = {end.args[0]: i for i, end in enumerate(ends)}
+            for state in np.flatnonzero(np.bincount(reached, minlength=1)).tolist():
+                if state != DEAD:
+                    for i in _ended(f, a.exprs[state], which):
+                        accepting[i, state] = True
+            exits = [walk.exits(trie, accepting[i]) for i in range(len(keys))]
+        inner = walk.mask(trie, token_slot, self.n_words, self.vocab.size)
         self._renew_automaton()
-        return infos
+        return inner, exits
 
     def literal(self, text: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         """The tokens that are prefixes of ``text`` (all of it included), and the node set of
@@ -373,13 +453,16 @@ class LexemeSpace:
         return tokens, end_set
 
     def _evict(self) -> None:
-        while self._bytes > self.cache_bytes and (self._info or self._crossings or self._together):
+        while self._bytes > self.cache_bytes and (self._info or self._crossings or self._together or self._short):
             if self._crossings:
                 _, (_, tokens, _) = self._crossings.popitem(last=False)
                 self._bytes -= int(tokens.nbytes) + 100
             elif self._together:
                 _, together = self._together.popitem(last=False)
                 self._bytes -= _together_bytes(together)
+            elif self._short:
+                _, short = self._short.popitem(last=False)
+                self._bytes -= _short_bytes(short)
             else:
                 _, old = self._info.popitem(last=False)
                 self._bytes -= old.nbytes
@@ -394,6 +477,10 @@ def _together_bytes(infos: list[LexemeInfo]) -> int:
     return int(infos[0].inner.nbytes) + sum(int(info.exit_nodes.nbytes) + 100 for info in infos)
 
 
+def _short_bytes(part: tuple[np.ndarray, list[np.ndarray]]) -> int:
+    return int(part[0].nbytes) + sum(int(e.nbytes) for e in part[1]) + 100
+
+
 def _starts_narrow(h: Expr) -> bool:
     """Whether a walk of lexeme ``h`` follows one trie path first (forced text, maybe after the
     layout's whitespace: a declared key, an enum value): cheap alone, and walked as one branch
@@ -404,7 +491,7 @@ def _starts_narrow(h: Expr) -> bool:
 
 
 def _ended(f: ExprFactory, state: Expr, which: dict[int, int]) -> list[int]:
-    """The lexemes (by their end symbol, see :meth:`LexemeSpace._walk_together`) that may end
+    """The lexemes (by their end symbol, see :meth:`LexemeSpace._walk_lexemes`) that may end
     in ``state``: alternatives ``x Ei`` with ``x`` nullable. Sequences stay right-nested and
     alternatives flat, so ``Ei`` is the last item of its branch."""
     out: list = []
