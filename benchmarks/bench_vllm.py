@@ -25,6 +25,10 @@ XGrammar and llguidance all compile), none seen before by any backend: after a w
 ``--schema`` (engine, vocabulary), one timed batch, so every grammar is compiled and every mask
 computed inside it.
 
+The processor keeps each output within ``max_tokens`` (its token budget, on by default: the
+masks then also leave room for a complete output); no backend does. ``--no-budget`` times the
+processor without it, the same work as the backends.
+
 Engines, one per backend setting (a vLLM engine uses one structured-output backend for its
 life): vLLM's default (free, enforcer processor, xgrammar), ``backend="guidance"``, and one with
 the enforcer backend installed (``ENFORCER_VLLM_BACKEND=1``'s patch).
@@ -104,6 +108,8 @@ def main() -> int:
     parser.add_argument("--maskbench", type=int, default=0, metavar="N",
                         help="N requests, each with a different MaskBench schema, timed cold")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "testdata" / "maskbench-dev"))
+    parser.add_argument("--no-budget", action="store_true",
+                        help="the processor without its token budget (the backends have none)")
     args = parser.parse_args()
     if args.maskbench:
         args.batch, args.repeats = args.maskbench, 1
@@ -129,7 +135,7 @@ def main() -> int:
                 for i, s in enumerate(schemas)]
 
     def ours_params(s: dict) -> dict:
-        return {"extra_args": {"json_schema": s}}
+        return {"extra_args": {"json_schema": s, **({"budget": False} if args.no_budget else {})}}
 
     def structured(s: dict) -> dict:
         return {"structured_outputs": StructuredOutputsParams(json=s)}
@@ -185,7 +191,8 @@ def main() -> int:
     print(f"\nvLLM {vllm.__version__} (CPU), tiny Llama 3 (random weights), batch {args.batch}, "
           f"max_tokens {args.max_tokens}, temperature {args.temperature}, "
           + (f"{args.maskbench} different MaskBench schemas, cold, one batch" if args.maskbench
-             else f"schema {Path(args.schema).name}, best of {args.repeats}"))
+             else f"schema {Path(args.schema).name}, best of {args.repeats}")
+          + (", processor without its token budget" if args.no_budget else ""))
     from enforcer.engine import native
 
     print(f"enforcer engine build: {native.describe()}")
