@@ -40,6 +40,23 @@ def _mask(matcher, n_words: int) -> np.ndarray:
     return bitmask[0]
 
 
+def _walk_side_by_side(grammars, vocab, steps: int, choose) -> None:
+    """One walk of a matcher of each grammar in lockstep, asserting equal masks at every step;
+    ``choose(allowed)`` picks the next token among the allowed ones (EOS left out)."""
+    n_words = (vocab.size + 31) // 32
+    matchers = [g.matcher() for g in grammars]
+    for step in range(steps):
+        masks = [_mask(m, n_words) for m in matchers]
+        assert np.array_equal(masks[0], masks[1]), f"step {step}"
+        allowed = [t for t in np.flatnonzero(np.unpackbits(masks[0].view(np.uint8), bitorder="little")).tolist()
+                   if t < vocab.size and t not in vocab.eos_token_ids]
+        if not allowed:
+            return
+        token = choose(allowed)
+        for m in matchers:
+            m.advance(token)
+
+
 def test_long_token_trie_holds_exactly_the_long_tokens(llama3_vocab):
     long = Compiler(llama3_vocab)._current().space.long
     assert long is not None and 16 <= long.bound < llama3_vocab.trie.max_depth
@@ -62,24 +79,17 @@ def test_masks_equal_one_exact_walk(index, llama3_vocab):
     read), the split and the exact compiler side by side: equal masks at every step."""
     schema = SCHEMAS[index]
     vocab = llama3_vocab
-    n_words = (vocab.size + 31) // 32
     split, exact = Compiler(vocab), _exact_compiler(vocab)
     lengths = {t: len(vocab.token_bytes(t) or b"") for t in range(vocab.size)}
     rng = random.Random(index)
+
+    def choose(allowed: list[int]) -> int:
+        return max(allowed, key=lambda t: (lengths[t], rng.random())) if rng.random() < 0.6 else rng.choice(allowed)
+
     for order in ("schema", "any"):
         grammars = [c.compile_json_schema(schema, whitespace="flexible", property_order=order) for c in (split, exact)]
         for _ in range(4):
-            matchers = [g.matcher() for g in grammars]
-            for step in range(120):
-                masks = [_mask(m, n_words) for m in matchers]
-                assert np.array_equal(masks[0], masks[1]), f"{order} order, step {step}"
-                allowed = [t for t in np.flatnonzero(np.unpackbits(masks[0].view(np.uint8), bitorder="little")).tolist()
-                           if t < vocab.size and t not in vocab.eos_token_ids]
-                if not allowed:
-                    break
-                token = max(allowed, key=lambda t: (lengths[t], rng.random())) if rng.random() < 0.6 else rng.choice(allowed)
-                for m in matchers:
-                    m.advance(token)
+            _walk_side_by_side(grammars, vocab, 120, choose)
     space = split._current().space
     assert space.stats["long_walks"] > 0  # the split was taken
     assert space.stats["lexeme_walks"] + space.stats["joint_walks"] <= (
@@ -96,7 +106,6 @@ def test_long_tokens_that_run_past_a_lexeme(llama3_vocab):
     pieces += [b"a" * 25 + b'",', b"ab" * 12 + b'"]', b"a" * 24 + b'"', b'"' + b"a" * 28, b"=" * 30,
                b"ab" * 11 + b'","' + b"a" * 6, b'["' + b"=" * 22]
     vocab = Vocabulary.from_token_bytes(pieces + [None], eos_token_ids=[len(pieces)])
-    n_words = (vocab.size + 31) // 32
     split, exact = Compiler(vocab), _exact_compiler(vocab)
     long = split._current().space.long
     assert long is not None and long.bound == LongTokens.MIN_BOUND
@@ -105,19 +114,15 @@ def test_long_tokens_that_run_past_a_lexeme(llama3_vocab):
     rng = random.Random(7)
     long_ids = [len(pieces) - 7 + k for k in range(7)]
     read_long = 0
+
+    def choose(allowed: list[int]) -> int:
+        nonlocal read_long
+        longs = [t for t in allowed if t in long_ids]
+        token = rng.choice(longs) if longs and rng.random() < 0.7 else rng.choice(allowed)
+        read_long += token in long_ids
+        return token
+
     for _ in range(30):
-        matchers = [g.matcher() for g in grammars]
-        for step in range(60):
-            masks = [_mask(m, n_words) for m in matchers]
-            assert np.array_equal(masks[0], masks[1]), f"step {step}"
-            allowed = [t for t in np.flatnonzero(np.unpackbits(masks[0].view(np.uint8), bitorder="little")).tolist()
-                       if t < vocab.size and t not in vocab.eos_token_ids]
-            if not allowed:
-                break
-            longs = [t for t in allowed if t in long_ids]
-            token = rng.choice(longs) if longs and rng.random() < 0.7 else rng.choice(allowed)
-            read_long += token in long_ids
-            for m in matchers:
-                m.advance(token)
+        _walk_side_by_side(grammars, vocab, 60, choose)
     assert read_long > 10
     assert split._current().space.stats["long_walks"] > 0
