@@ -31,6 +31,9 @@ time and compile + first mask (p50/max). Engines are interleaved schema by schem
 hits all of them alike; compare ratios within one run.
 
 Engines: ``enforcer`` (schema property order), ``enforcer-any`` (``property_order="any"``),
+``enforcer-budget`` (schema order with a token budget: each instance walked with ``max_tokens`` =
+its own tokens + EOS + ``--budget-slack``, so a valid instance always fits and one refused is a
+budget bug; the cost of the budget's searches on a new schema, what vLLM's processor pays),
 ``llguidance`` (``pip install llguidance``), ``xgrammar`` (``pip install xgrammar``); an engine
 that is not installed is skipped with a note. ``enforcer`` runs with ``whitespace="flexible"``
 and ``strict=True`` (a keyword it cannot enforce exactly refuses the schema); llguidance with
@@ -65,7 +68,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "testdata" / "maskbench-dev"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-ALL_ENGINES = ("enforcer", "enforcer-any", "llguidance", "xgrammar")
+ALL_ENGINES = ("enforcer", "enforcer-any", "enforcer-budget", "llguidance", "xgrammar")
 EOT_TOKEN = "<|eot_id|>"
 
 
@@ -81,7 +84,8 @@ class Engine:
     def compile(self, schema: Any) -> Any:
         raise NotImplementedError
 
-    def start(self, compiled: Any) -> Any:
+    def start(self, compiled: Any, length: int) -> Any:
+        """A fresh matcher for an instance of ``length`` tokens (EOS not counted)."""
         raise NotImplementedError
 
     def fill(self, state: Any, bitmask: np.ndarray) -> None:
@@ -92,11 +96,14 @@ class Engine:
 
 
 class EnforcerEngine(Engine):
-    def __init__(self, tokenizer: Any, eos_id: int, property_order: str) -> None:
+    def __init__(self, tokenizer: Any, eos_id: int, property_order: str, budget_slack: int | None = None) -> None:
         from enforcer import Vocabulary, compile_json_schema
         from enforcer.errors import EnforcerError
 
         self.name = "enforcer" if property_order == "schema" else "enforcer-any"
+        if budget_slack is not None:
+            self.name = "enforcer-budget"
+        self._slack = budget_slack
         self.vocab = Vocabulary.from_pretrained(tokenizer, eos_token_ids=[eos_id])
         self._compile = compile_json_schema
         self._order = property_order
@@ -106,8 +113,10 @@ class EnforcerEngine(Engine):
     def compile(self, schema: Any) -> Any:
         return self._compile(schema, self.vocab, whitespace="flexible", property_order=self._order)
 
-    def start(self, compiled: Any) -> Any:
-        return compiled.matcher()
+    def start(self, compiled: Any, length: int) -> Any:
+        if self._slack is None:
+            return compiled.matcher()
+        return compiled.matcher(max_tokens=length + 1 + self._slack)
 
     def fill(self, state: Any, bitmask: np.ndarray) -> None:
         state.fill_next_token_bitmask(bitmask, 0)
@@ -145,7 +154,7 @@ class LLGuidanceEngine(Engine):
             raise ValueError(matcher.get_error())
         return [matcher, 0]
 
-    def start(self, compiled: Any) -> Any:
+    def start(self, compiled: Any, length: int) -> Any:
         if compiled[1]:
             compiled[0].reset()
         compiled[1] += 1
@@ -175,7 +184,7 @@ class XGrammarEngine(Engine):
     def compile(self, schema: Any) -> Any:
         return self.compiler.compile_json_schema(json.dumps(schema), any_whitespace=True, strict_mode=True)
 
-    def start(self, compiled: Any) -> Any:
+    def start(self, compiled: Any, length: int) -> Any:
         return self._xgr.GrammarMatcher(compiled)
 
     def fill(self, state: Any, bitmask: np.ndarray) -> None:
@@ -185,11 +194,13 @@ class XGrammarEngine(Engine):
         return bool(state.accept_token(token))
 
 
-def make_engine(name: str, tokenizer: Any, eos_id: int) -> Engine:
+def make_engine(name: str, tokenizer: Any, eos_id: int, budget_slack: int = 16) -> Engine:
     if name == "enforcer":
         return EnforcerEngine(tokenizer, eos_id, "schema")
     if name == "enforcer-any":
         return EnforcerEngine(tokenizer, eos_id, "any")
+    if name == "enforcer-budget":
+        return EnforcerEngine(tokenizer, eos_id, "schema", budget_slack)
     if name == "llguidance":
         return LLGuidanceEngine(tokenizer, eos_id)
     if name == "xgrammar":
@@ -245,7 +256,7 @@ def walk(engine: Engine, compiled: Any, tokens: list[int], eos_id: int, bitmask:
     passed. Mask times go to ``times``, advance times to ``advances``: an engine may move work
     from one to the other (deriving the state a token leads to), and a decoding step pays both.
     ``collected``: the collector's time inside each mask."""
-    state = engine.start(compiled)
+    state = engine.start(compiled, len(tokens))
     clock = time.perf_counter
     for i, token in enumerate(tokens):
         g0 = COLLECTOR.spent
@@ -289,7 +300,7 @@ def run_schema(engine: Engine, name: str, schema: Any, tests: list[tuple[bool, l
         return run
     try:
         if not tests:  # the first mask still counts toward compile + first mask
-            state = engine.start(compiled)
+            state = engine.start(compiled, 0)
             g0 = COLLECTOR.spent
             t0 = time.perf_counter()
             engine.fill(state, bitmask)
@@ -395,6 +406,9 @@ def print_summary(results: dict[str, list[SchemaRun]]) -> None:
     if "enforcer" in rows and "enforcer-any" in rows:
         print(f"  enforcer-any / enforcer total mask: "
               f"{rows['enforcer-any']['total_mask_s'] / rows['enforcer']['total_mask_s']:.2f}x")
+    if "enforcer" in rows and "enforcer-budget" in rows:
+        print(f"  enforcer-budget / enforcer total mask: "
+              f"{rows['enforcer-budget']['total_mask_s'] / rows['enforcer']['total_mask_s']:.2f}x")
     if base:
         print_common_ratios(results, base)
 
@@ -451,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engines", default=",".join(ALL_ENGINES))
     ap.add_argument("--repeat", action="store_true", help="walk every test again on the compiled grammar")
     ap.add_argument("--budget-s", type=float, default=120.0, help="per schema and engine (default %(default)s)")
+    ap.add_argument("--budget-slack", type=int, default=16,
+                    help="enforcer-budget: max_tokens = instance tokens + EOS + this (default %(default)s)")
     ap.add_argument("--json", type=Path, help="write per-schema results here")
     ap.add_argument("--list-failures", action="store_true", help="print every schema that did not pass")
     args = ap.parse_args(argv)
@@ -464,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown engine {name!r}")
         try:
             t0 = time.perf_counter()
-            engines.append(make_engine(name, tokenizer, eos_id))
+            engines.append(make_engine(name, tokenizer, eos_id, args.budget_slack))
             print(f"{name}: per-tokenizer set-up {time.perf_counter() - t0:.2f} s", file=sys.stderr)
         except Unavailable as exc:
             print(f"{name}: not available ({exc}); skipped", file=sys.stderr)

@@ -26,8 +26,11 @@ XGrammar and llguidance all compile), none seen before by any backend: after a w
 computed inside it.
 
 The processor keeps each output within ``max_tokens`` (its token budget, on by default: the
-masks then also leave room for a complete output); no backend does. ``--no-budget`` times the
-processor without it, the same work as the backends.
+masks then also leave room for a complete output); no backend does. The processor runs twice,
+with its budget and without it (``extra_args={"budget": False}``: the same work as the
+backends). Every enforcer row starts from a fresh engine with enforcer's in-process state
+forgotten (vocabularies, grammar caches, the compiler's shared lexemes), so none of them finds
+what an earlier row compiled: each is as cold as a new server.
 
 Engines, one per backend setting (a vLLM engine uses one structured-output backend for its
 life): vLLM's default (free, enforcer processor, xgrammar), ``backend="guidance"``, and one with
@@ -82,6 +85,18 @@ def _common_schemas(data: Path, n: int) -> list[dict]:
     raise SystemExit(f"only {len(found)} schemas of {data} compile in all three engines")
 
 
+def _forget_enforcer() -> None:
+    """Drop enforcer's per-process state (the vocabularies the vLLM integration built, with their
+    compilers and shared lexemes, and the grammar caches of their services), so the next engine
+    compiles and walks everything afresh, as a new server would."""
+    from enforcer.integrations.vllm import vocabulary
+
+    with vocabulary._LOCK:
+        vocabulary._BY_MODEL.clear()
+        vocabulary._SERVICES.clear()
+    gc.collect()
+
+
 def _time_batch(llm: Any, prompts: list[str], params: list[Any], repeats: int,
                 warm: bool = True) -> tuple[float, int]:
     """Best tokens/s over ``repeats`` timed batches after one warm-up; and the tokens per batch."""
@@ -108,8 +123,6 @@ def main() -> int:
     parser.add_argument("--maskbench", type=int, default=0, metavar="N",
                         help="N requests, each with a different MaskBench schema, timed cold")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "testdata" / "maskbench-dev"))
-    parser.add_argument("--no-budget", action="store_true",
-                        help="the processor without its token budget (the backends have none)")
     args = parser.parse_args()
     if args.maskbench:
         args.batch, args.repeats = args.maskbench, 1
@@ -135,7 +148,10 @@ def main() -> int:
                 for i, s in enumerate(schemas)]
 
     def ours_params(s: dict) -> dict:
-        return {"extra_args": {"json_schema": s, **({"budget": False} if args.no_budget else {})}}
+        return {"extra_args": {"json_schema": s}}
+
+    def ours_no_budget(s: dict) -> dict:
+        return {"extra_args": {"json_schema": s, "budget": False}}
 
     def structured(s: dict) -> dict:
         return {"structured_outputs": StructuredOutputsParams(json=s)}
@@ -171,6 +187,12 @@ def main() -> int:
     del default
     gc.collect()
 
+    _forget_enforcer()
+    unbudgeted = engine(logits_processors=[EnforcerLogitsProcessor])
+    run("enforcer proc., no budget", unbudgeted, ours_no_budget)
+    del unbudgeted
+    gc.collect()
+
     if have["guidance"]:
         guidance = engine(structured_outputs_config={"backend": "guidance"})
         run("vLLM guidance", guidance, structured)
@@ -181,6 +203,7 @@ def main() -> int:
 
     backend.install()
     try:
+        _forget_enforcer()
         ours = engine()
         run("enforcer backend", ours, structured)
         assert backend.STATS["compiled"] > 0, "the enforcer backend did not serve the requests"
@@ -192,16 +215,16 @@ def main() -> int:
           f"max_tokens {args.max_tokens}, temperature {args.temperature}, "
           + (f"{args.maskbench} different MaskBench schemas, cold, one batch" if args.maskbench
              else f"schema {Path(args.schema).name}, best of {args.repeats}")
-          + (", processor without its token budget" if args.no_budget else ""))
+          )
     from enforcer.engine import native
 
     print(f"enforcer engine build: {native.describe()}")
-    print(f"{'configuration':<22}{'tokens/s':>10}{'tokens':>8}{'slowdown':>10}")
+    print(f"{'configuration':<27}{'tokens/s':>10}{'tokens':>8}{'slowdown':>10}")
     for name, rate, tokens in rows:
         if rate is None:
-            print(f"{name:<22}{'unavailable (not installed)':>28}")
+            print(f"{name:<27}{'unavailable (not installed)':>28}")
         else:
-            print(f"{name:<22}{rate:>10.0f}{tokens:>8}{free / rate:>9.2f}x")
+            print(f"{name:<27}{rate:>10.0f}{tokens:>8}{free / rate:>9.2f}x")
     return 0
 
 

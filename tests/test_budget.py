@@ -10,7 +10,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from enforcer import OptionError, TokenRejectedError, Vocabulary, compile_json_schema, compile_regex
+from enforcer import (OptionError, TokenRejectedError, Vocabulary, compile_grammar, compile_json_schema,
+                      compile_regex)
 from enforcer.engine import budget
 
 
@@ -19,13 +20,11 @@ def _allowed(grammar, sid: int) -> list[int]:
     return np.flatnonzero(bits).tolist()
 
 
-def brute_force_distances(grammar, max_states: int = 3000) -> dict[int, int]:
-    """Every reachable state's fewest tokens to acceptance, by breadth-first search forwards over
-    every allowed token and backwards from the accepting states."""
+def _token_graph(grammar, max_states: int = 3000) -> dict[int, set[int]]:
+    """Every reachable state and the states its allowed tokens (EOS aside) lead to."""
     vocab = grammar.vocab
-    start = grammar.initial_state
     edges: dict[int, set[int]] = {}
-    queue = deque([start])
+    queue = deque([grammar.initial_state])
     while queue:
         sid = queue.popleft()
         if sid in edges:
@@ -43,6 +42,13 @@ def brute_force_distances(grammar, max_states: int = 3000) -> dict[int, int]:
             if nxt not in edges:
                 queue.append(nxt)
         edges[sid] = targets
+    return edges
+
+
+def brute_force_distances(grammar, max_states: int = 3000) -> dict[int, int]:
+    """Every reachable state's fewest tokens to acceptance, by breadth-first search forwards over
+    every allowed token and backwards from the accepting states."""
+    edges = _token_graph(grammar, max_states)
     reverse: dict[int, list[int]] = {s: [] for s in edges}
     for s, ts in edges.items():
         for t in ts:
@@ -225,3 +231,137 @@ def test_fork_and_rollback_keep_the_budget(llama3_vocab, llama3_tokenizer):
     assert twin.max_tokens == 10 and twin.remaining_tokens == matcher.remaining_tokens
     matcher.rollback(len(first))
     assert matcher.remaining_tokens == 10
+
+
+CEILING_SCHEMAS = [
+    *SMALL_SCHEMAS,
+    {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string", "minLength": 3},
+                                            "minItems": 2, "maxItems": 4},
+                                      "b": {"enum": ["abc", "na", None]}},
+     "required": ["b"], "additionalProperties": False},
+]
+
+
+def _reachable(grammar) -> dict[int, set[int]]:
+    """Every state reachable from each state of the brute-force graph, itself included."""
+    successors = _token_graph(grammar)
+    closure = {}
+    for sid in successors:
+        seen, todo = {sid}, [sid]
+        while todo:
+            for y in successors[todo.pop()]:
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        closure[sid] = seen
+    return closure
+
+
+@pytest.mark.parametrize("schema", CEILING_SCHEMAS, ids=range(len(CEILING_SCHEMAS)))
+def test_ceiling_bounds_every_state_reached_after(schema):
+    """The ceiling of a state lets the budget allow every token with no walk of the trie, so it
+    must bound the true distance of every state reachable from it, not only of its own."""
+    grammar = compile_json_schema(schema, small_vocab())
+    shortest = budget.shortest_for(grammar)
+    dist = brute_force_distances(grammar)
+    closure = _reachable(grammar)
+    finite = 0
+    for sid, reached in closure.items():
+        ceiling = shortest.witness.ceiling(grammar.expression(sid))
+        if ceiling < budget.INF:
+            finite += 1
+            assert max(dist[y] for y in reached) <= ceiling, (sid, grammar.expression(sid))
+    assert finite == len(closure)  # no rule cycles, intersections or specials here
+
+
+def test_ceiling_of_a_recursive_schema_is_not_proved(llama3_vocab):
+    tree = {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#"}}}}
+    grammar = compile_json_schema(tree, llama3_vocab)
+    shortest = budget.shortest_for(grammar)
+    assert shortest.witness.ceiling(grammar.expression(grammar.initial_state)) >= budget.INF
+    text, _ = walk(grammar, 40, random.Random(2))  # the walks and searches still decide it
+    json.loads(text)
+
+
+def test_ample_budget_skips_the_token_walks(llama3_vocab):
+    """A closed schema (no additional properties: no free JSON value, whose nesting has no
+    ceiling) under a budget at its ceiling: every mask is the grammar's own, no trie walk."""
+    import jsonschema
+
+    closed = {**PERSON, "additionalProperties": False,
+              "properties": {**PERSON["properties"],
+                             "address": {**PERSON["properties"]["address"], "additionalProperties": False}}}
+    grammar = compile_json_schema(closed, llama3_vocab)
+    shortest = budget.shortest_for(grammar)
+    ceiling = shortest.witness.ceiling(grammar.expression(grammar.initial_state))
+    assert ceiling < budget.INF
+    budgeted = grammar.matcher(max_tokens=ceiling + 2)
+    assert budgeted.allowed_token_ids() == grammar.matcher().allowed_token_ids()
+    assert shortest.stats["ample"] >= 1 and shortest.stats["walks"] == 0
+    rng = random.Random(11)
+    for _ in range(3):  # free strings run on until the budget binds; then the walks decide
+        text, _ = walk(grammar, ceiling + 2, rng)
+        jsonschema.validate(json.loads(text), closed)
+
+
+def test_a_search_decided_early_proves_no_more_than_it_saw():
+    """A search given a limit stops at the first completion within it. What it proved then is
+    the least ``f`` still open, not that completion's length: once, taking the latter made the
+    byte-per-token plan of "abcabcabc" (9 tokens) the proved distance, though "abc" is one
+    token, and the matcher refused valid tokens (MaskBench Github_easy---o4262)."""
+    grammar = compile_regex(r"(abc){3}", small_vocab())
+    assert brute_force_distances(grammar)[grammar.initial_state] == 3
+    shortest = budget.Shortest(grammar)
+    start = grammar.initial_state
+    path = [start]
+    for byte in b"abcabcabc":  # the plan of one byte per token, as the budget once made it
+        path.append(grammar.step(path[-1], bytes([byte])))
+    for i in range(9):
+        shortest._offer(path[i], 9 - i, path[i + 1])
+    assert shortest.upper[start] == 9  # achievable, not the least
+    shortest._search(start, 9, 48)  # decided at once: 9 fits a limit of 9
+    assert shortest._lower(start) <= 3
+    assert shortest.distance(start) == 3
+
+
+def _within(grammar, sid: int, n: int) -> set[int]:
+    """The states reached from ``sid`` by at most ``n`` bytes."""
+    seen, frontier = {sid}, {sid}
+    for _ in range(n):
+        frontier = {y for x in frontier for _, _, y in grammar.byte_transitions(x)} - seen
+        seen |= frontier
+    return seen
+
+
+CEILING_GRAMMARS = [
+    ("regex", r"(xy){3}z?"),
+    ("regex", r"[a-c]{2,5}(,[a-c]{2,5}){1,3}"),
+    ("gbnf", 'root ::= item{3}\nitem ::= "[" inner "]" | "xyz"\ninner ::= "ab"{1,3} | "na"'),
+    ("gbnf", 'root ::= "(" list ")"\nlist ::= item ("," item){2,4}\nitem ::= "q" | "<" "name"+ ">"'),
+]
+
+
+@pytest.mark.parametrize("kind, text", CEILING_GRAMMARS)
+def test_ceilings_bound_the_distances_of_grammars(kind, text):
+    """Repetitions owe their copies still to come (``x{3}``: inside the first, two more): every
+    state within a few bytes of a state sampled along random walks is no farther from the end
+    than the sampled state's ceiling."""
+    vocab = small_vocab()
+    grammar = compile_regex(text, vocab) if kind == "regex" else compile_grammar(text, vocab)
+    shortest = budget.shortest_for(grammar)
+    rng = random.Random(9)
+    sids = {grammar.initial_state}
+    for _ in range(8):
+        matcher = grammar.matcher()
+        for _ in range(rng.randrange(1, 10)):
+            allowed = [t for t in matcher.allowed_token_ids() if t not in vocab.eos_token_ids]
+            if not allowed:
+                break
+            matcher.advance(rng.choice(allowed))
+            sids.add(matcher._states[-1])
+    exact = budget.Shortest(grammar)  # apart from the one under test
+    for sid in sorted(sids):
+        ceiling = shortest.witness.ceiling(grammar.expression(sid))
+        assert ceiling < budget.INF, grammar.expression(sid)
+        worst = max(exact.distance(y) for y in _within(grammar, sid, 6))
+        assert worst <= ceiling, (sid, grammar.expression(sid))

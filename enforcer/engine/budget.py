@@ -18,7 +18,13 @@ token, then the completion, then EOS); EOS iff ``s`` accepts. If no valid output
 **How, and what it costs.** ``D`` is a shortest path over token transitions, which is expensive
 if done naively: a state inside a free string has tens of thousands of tokens and hundreds of
 successor states (one per length), and a breadth-first search from the start of a 16-property
-schema reaches ~10^5 states. Three things make it affordable:
+schema reaches ~10^5 states. Four things make it affordable:
+
+* *Bounds from the expression alone* (:mod:`enforcer.engine.witness`). A state's witness text,
+  spelled with the fewest tokens, is an achievable completion: most successors are decided by
+  it, and it is the plan of a state met for the first time (one automaton step per token). A
+  state's ceiling bounds every state reached from it: where the budget is at or above it (most
+  steps of a request whose ``max_tokens`` is ample) the mask is the grammar's own, with no walk.
 
 * *Dominance.* A state whose language is contained in that of a state already expanded at no
   greater distance cannot be closer to acceptance (:func:`covers`: the same expression with
@@ -36,9 +42,9 @@ schema reaches ~10^5 states. Three things make it affordable:
   with one automaton step. Only successors still undecided are searched, with a bounded amount
   of work; one still undecided is refused (conservative: the output still completes).
 
-Costs are paid only by a matcher that has a budget: one walk of the trie per state met (a few
-milliseconds inside a string; kept per grammar), and searches that mostly end at states whose
-bound is known. Without a budget nothing here runs.
+Costs are paid only by a matcher that has a budget, and only where the budget binds: one walk
+of the trie per state decided (a few milliseconds inside a string; kept per grammar), and
+searches that mostly end at states whose bound is known. Without a budget nothing here runs.
 
 Special tokens the grammar names count as one token each; EOS is the ``+1``.
 """
@@ -53,12 +59,14 @@ import numpy as np
 
 from .automaton import DEAD
 from .bounds import LiteralBounds
-from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
+from .expr import ALT, AND, BYTES, CLASS, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
+from .witness import Witness
 
 if TYPE_CHECKING:
+    from ..vocab import Vocabulary
     from .grammar import Grammar
 
-INF = 1 << 40
+from .witness import INF  # noqa: E402  (one infinity for both)
 _EXACT_WALKS = 4000     # walks one exact search (a matcher's start) may spend
 _DECIDE_WALKS = 48      # walks spent to decide one undecided successor
 _STEP_WALKS = 256       # walks one step may spend deciding successors
@@ -144,15 +152,15 @@ class Shortest:
         self._skel: dict[Expr, int] = {}
         self._covers: dict[tuple[Expr, Expr], bool] = {}
         self._bytes: dict[Expr, int] = {}
-        self._witnesses: dict[Expr, int] = {}
-        self._byte_tokens: int | None = None  # bit b: the byte b alone is a token
+        self._plan_tokens: dict[int, int] = {}  # state -> a token to plan[state], where known
+        self._witness: Witness | None = None
         self._bounds: LiteralBounds | None = None
         self._class_ok: dict[tuple, np.ndarray] = {}
         self._quote_moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._closing: np.ndarray | None = None
         self._spent = 0  # walks spent by the decision being made
         self.stats = {"walks": 0, "string_moves": 0, "searches": 0, "exact": 0, "decided_cheaply": 0,
-                      "refused_undecided": 0, "decided_by_bytes": 0}
+                      "refused_undecided": 0, "decided_by_witness": 0, "ample": 0}
 
     # -- per-state facts ------------------------------------------------------------------------
 
@@ -182,11 +190,16 @@ class Shortest:
         if value > self._lower(sid):
             self.lower[sid] = value
 
-    def _offer(self, sid: int, value: int, via: int) -> None:
-        """An achievable completion of ``value`` tokens whose next state is ``via``."""
+    def _offer(self, sid: int, value: int, via: int, token: int | None = None) -> None:
+        """An achievable completion of ``value`` tokens whose next state is ``via`` (by ``token``,
+        where the caller knows it)."""
         if value < self.upper.get(sid, INF):
             self.upper[sid] = value
             self.plan[sid] = via
+            if token is None:
+                self._plan_tokens.pop(sid, None)
+            else:
+                self._plan_tokens[sid] = token
 
     # -- moves ------------------------------------------------------------------------------------
 
@@ -313,6 +326,9 @@ class Shortest:
         nxt = self.plan.get(sid, -1)
         if nxt < 0:
             return None
+        token = self._plan_tokens.get(sid)
+        if token is not None:
+            return token
         moves = self.moves(sid)
         hit = np.flatnonzero(moves.targets == nxt)
         return int(moves.first[hit[0]]) if hit.size else None
@@ -356,6 +372,7 @@ class Shortest:
             if ux is not None and gx + ux < best:
                 best, best_at = gx + ux, x
                 if limit is not None and best <= limit:
+                    proved = f  # decided; ``x`` is not expanded, so only its own ``f`` is proved
                     break
             if ux is not None and self._lower(x) == ux:
                 continue  # exact: nothing below it can do better
@@ -434,8 +451,11 @@ class Shortest:
         ``limit`` tokens exists (EOS not included); ``None`` when that is every token.
 
         ``limit`` below ``D(sid) - 1`` (nothing fits) is raised to it: the shortest way only."""
+        if self._ample(sid, limit):
+            self.stats["ample"] += 1
+            return None
         if sid not in self.upper:
-            self._plan_by_bytes(sid, limit + 1)
+            self._plan_by_witness(sid)
         self._ensure(sid)
         if limit < self.upper[sid] - 1:  # nothing fits by the plan known: only the exact distance says
             self.distance(sid)
@@ -493,8 +513,8 @@ class Shortest:
         tried before lower ones: a lower bound of a state inside a large enum costs more."""
         if self.upper.get(y, INF) <= limit:
             return True
-        if self._witness_bytes(self.grammar.expression(y)) <= limit:
-            self.stats["decided_by_bytes"] += 1
+        if self.witness.tokens(self.grammar.expression(y)) <= limit:
+            self.stats["decided_by_witness"] += 1
             return True
         here = self._lower(sid)
         self._raise_lower(y, here - 1)  # one token cannot take more than one off
@@ -593,36 +613,44 @@ class Shortest:
         :meth:`_dive`, not a bound (intersections and complements count as nothing)."""
         return self._shortest_bytes(e, self._bytes, self._guide_leaf)
 
-    def _plan_by_bytes(self, sid: int, limit: int) -> None:
-        """If a completion spelled one byte per token fits in ``limit`` tokens, make it the plan
-        of ``sid`` and of the states along it (each byte's step lowers the witness by one), so
-        an ample budget needs no exact search: inside a large enum that search expands
-        thousands of sibling states, tens of seconds for the first mask."""
-        grammar = self.grammar
-        length = self._witness_bytes(grammar.expression(sid))
-        if length > limit:
+    def _plan_by_witness(self, sid: int) -> None:
+        """Make the spelled witness of ``sid`` (:meth:`Witness.path`) its plan and the plan of
+        the states along it, up to the first state already planned as well: an achievable
+        completion for one automaton step per token, so most states need no search (inside a
+        large enum the exact search expands thousands of sibling states)."""
+        tokens = self.witness.path(self.grammar.expression(sid))
+        if tokens is None:
             return
-        path = [sid]
-        while not grammar.is_accepting(path[-1]):
-            want = length - len(path)  # the witness left after the next byte
-            for lo, hi, nxt in grammar.byte_transitions(path[-1]):
-                if (self._single_byte_tokens() >> lo) & ((1 << (hi - lo)) - 1) and \
-                        self._witness_bytes(grammar.expression(nxt)) <= want:
-                    path.append(nxt)
-                    break
-            else:
-                return  # no byte keeps to the witness (the structural measure was not exact)
-        for i in range(len(path) - 1):
-            self._offer(path[i], len(path) - 1 - i, path[i + 1])
-        self._accepting(path[-1])
+        step = self.grammar.step_token
+        path, x, rest = [sid], sid, 0
+        for i, token in enumerate(tokens):
+            known = self.upper.get(x)
+            if known is not None and known <= len(tokens) - i:  # planned already, as well
+                rest = known
+                break
+            x = step(x, token)
+            if x == DEAD:
+                return  # not a string of the state after all: offer nothing
+            path.append(x)
+        else:
+            if not self._accepting(x):
+                return
+        m = len(path) - 1
+        for j in range(m):
+            self._offer(path[j], rest + m - j, path[j + 1], tokens[j])
 
-    def _witness_bytes(self, e: Expr) -> int:
-        """The length of a string of ``e`` whose every byte is a token of its own (``INF`` if
-        none is found): an achievable completion, so ``D <= _witness_bytes``. What decides the
-        states the token search cannot afford, such as the hundreds of siblings inside a large
-        enum, each a state of its own. Intersections, complements and special tokens give no
-        witness here."""
-        return self._shortest_bytes(e, self._witnesses, self._witness_leaf)
+    @property
+    def witness(self) -> Witness:
+        if self._witness is None:
+            self._witness = Witness(self.vocab, self.grammar._factory)
+        return self._witness
+
+    def _ample(self, sid: int, limit: int) -> bool:
+        """Whether every token the grammar allows in ``sid`` leaves a completion within ``limit``
+        tokens, proved without a walk of the trie: the state's ceiling (:meth:`Witness.ceiling`)
+        is within it. Rules that nest without end (a free JSON value) have no ceiling; their
+        states are decided token by token."""
+        return self.witness.ceiling(self.grammar.expression(sid)) <= limit
 
     def _guide_leaf(self, e: Expr) -> int:
         k = e.kind
@@ -631,27 +659,6 @@ class Shortest:
         if k in (CLASS, SPECIAL):
             return 1
         return INF if k == NEVER else 0  # EMPTY, AND, NOT
-
-    def _single_byte_tokens(self) -> int:
-        """Bit ``b`` set when the byte ``b`` alone is a token of the vocabulary."""
-        if self._byte_tokens is None:
-            trie, mask = self.vocab.trie, 0
-            for b in range(256):
-                node = trie.find(bytes([b]))
-                if node >= 0 and trie.tokens_at(node).size:
-                    mask |= 1 << b
-            self._byte_tokens = mask
-        return self._byte_tokens
-
-    def _witness_leaf(self, e: Expr) -> int:
-        k = e.kind
-        tokens = self._single_byte_tokens()
-        if k == BYTES:
-            data = e.args[0]
-            return len(data) if all((tokens >> b) & 1 for b in data) else INF
-        if k == CLASS:
-            return 1 if e.args[0] & tokens else INF
-        return 0 if k == EMPTY else INF  # NEVER, SPECIAL, AND, NOT
 
     def _shortest_bytes(self, e: Expr, memo: dict[Expr, int], leaf) -> int:
         """The shortest string of ``e`` by structure, leaves measured by ``leaf``: sequences
@@ -685,6 +692,18 @@ class Shortest:
 
 
 # -- what the matcher calls ---------------------------------------------------------------------
+
+def prepare(vocab: Vocabulary) -> None:
+    """Build the per-vocabulary tables the budget reads (the trie of token suffixes behind the
+    lower bounds, the witness spelling's node table), about a second for a 128k vocabulary,
+    kept with the vocabulary. A server calls it at start-up so that its first budgeted request
+    does not pay it; otherwise the first search does."""
+    from .bounds import suffix_trie
+    from .witness import warm
+
+    suffix_trie(vocab)
+    warm(vocab)
+
 
 def fill_mask(grammar: Grammar, sid: int, remaining: int, out: np.ndarray) -> None:
     """Write the budget mask of state ``sid`` with ``remaining`` tokens left (EOS included)."""

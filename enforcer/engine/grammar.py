@@ -472,27 +472,28 @@ class Grammar:
         ``sid`` with true states at every node (no lexeme split), so milliseconds where a string
         is open: for the budget's search, which needs where each token leads, not just whether."""
         with self._lock:
-            trie = self.vocab.trie
-            nodes, states = self._automaton._walk_from(np.zeros(1, dtype=np.int64), sid, trie)
-            if nodes:
-                nodes_a = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
-                states_a = np.concatenate(states) if len(states) > 1 else states[0]
-                starts = trie.token_offsets[nodes_a]
-                counts = trie.token_offsets[nodes_a + 1] - starts
-                has = counts > 0
-                starts, counts, node_states = starts[has], counts[has], states_a[has]
-                total = int(counts.sum())
-                ids = trie.token_ids[concat_ranges(starts, counts, total)].astype(np.int64)
-                nxt = np.repeat(node_states, counts).astype(np.int32)
-                keep = ids < self.vocab.size
-                ids, nxt = ids[keep], nxt[keep]
-            else:
-                ids, nxt = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            ids, nxt = self._trie_transitions(sid, self.vocab.trie)
             special = self.special_transitions(sid) if self._specials else {}
             if special:
                 ids = np.concatenate([ids, np.fromiter(special.keys(), dtype=np.int64, count=len(special))])
                 nxt = np.concatenate([nxt, np.fromiter(special.values(), dtype=np.int32, count=len(special))])
             return ids, nxt
+
+    def _trie_transitions(self, sid: int, trie: Any) -> tuple[np.ndarray, np.ndarray]:
+        nodes, states = self._automaton._walk_from(np.zeros(1, dtype=np.int64), sid, trie)
+        if not nodes:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        nodes_a = np.concatenate(nodes) if len(nodes) > 1 else nodes[0]
+        states_a = np.concatenate(states) if len(states) > 1 else states[0]
+        starts = trie.token_offsets[nodes_a]
+        counts = trie.token_offsets[nodes_a + 1] - starts
+        has = counts > 0
+        starts, counts, node_states = starts[has], counts[has], states_a[has]
+        total = int(counts.sum())
+        ids = trie.token_ids[concat_ranges(starts, counts, total)].astype(np.int64)
+        nxt = np.repeat(node_states, counts).astype(np.int32)
+        keep = ids < self.vocab.size
+        return ids[keep], nxt[keep]
 
     def byte_transitions(self, sid: int, *, stop_after: int = 256) -> list[tuple[int, int, int]]:
         """``(lo, hi, next)``: the byte ranges ``lo..hi-1`` that may come in ``sid`` (to a live
