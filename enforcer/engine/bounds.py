@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..trie import TokenTrie
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, SPECIAL, Expr
+from .fold import fold
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
@@ -40,6 +41,19 @@ SUFFIX_DEPTH = 16
 _RUN_WORDS = 64  # a piece with more strings than this ends a run
 _RUN_BYTES = 512  # ... or with more bytes: a run costs a shortest path over every byte of it
 _CLASS_BYTES = 16  # a byte class wider than this ends a run
+
+
+def _word_parts(factory: ExprFactory):
+    def parts(e: Expr) -> list[Expr]:
+        k = e.kind
+        if k in (ALT, SEQ):
+            return list(e.args)
+        if k in (LEX, REPEAT):
+            return [e.args[0]]
+        if k == REF:
+            return [factory.body(e)]
+        return []
+    return parts
 
 
 def suffix_trie(vocab: Vocabulary) -> TokenTrie:
@@ -134,6 +148,7 @@ class LiteralBounds:
         self._runs: dict[tuple[tuple[bytes, ...], ...], int] = {}
         self._expr: dict[Expr, int] = {}
         self._words: dict[Expr, tuple[bytes, ...] | None] = {}
+        self._word_parts = _word_parts(factory)
         self._children: dict[tuple[int, int, int], int] = {}
         self._tails: dict[tuple[tuple[bytes, ...], ...], tuple[dict, int]] = {}
 
@@ -143,8 +158,11 @@ class LiteralBounds:
         """The strings of ``e`` when it is a small finite language (a run piece), else ``None``."""
         if e in self._words:
             return self._words[e]
-        self._words[e] = None  # a rule met again: not finite here
-        k = e.kind
+        return fold(e, self._words, self._word_parts, self._words_of, None)
+
+    def _words_of(self, e: Expr) -> tuple[bytes, ...] | None:
+        """``e``'s words from its parts' (all known, see :func:`fold`)."""
+        words, k = self._words, e.kind
         result: list[bytes] | None = None
         if k == BYTES:
             result = [e.args[0]]
@@ -155,26 +173,26 @@ class LiteralBounds:
             if bin(mask).count("1") <= _CLASS_BYTES:
                 result = [bytes([b]) for b in range(256) if (mask >> b) & 1]
         elif k == LEX:
-            result = list(self.words(e.args[0]) or ()) or None
+            result = list(words[e.args[0]] or ()) or None
         elif k == REF:
-            body = self.words(self.factory.body(e))
+            body = words[self.factory.body(e)]
             result = list(body) if body is not None else None
         elif k == ALT:
             out: list[bytes] = []
             for x in e.args:
-                w = self.words(x)
+                w = words[x]
                 if w is None or len(out) + len(w) > _RUN_WORDS:
                     out = None  # type: ignore[assignment]
                     break
                 out.extend(w)
             result = out
         elif k == SEQ:
-            a, b = self.words(e.args[0]), self.words(e.args[1])
+            a, b = words[e.args[0]], words[e.args[1]]
             if a is not None and b is not None and len(a) * len(b) <= _RUN_WORDS:
                 result = [x + y for x in a for y in b]
         elif k == REPEAT:
             item, lo, hi = e.args
-            w = self.words(item)
+            w = words[item]
             if w is not None and hi is not None and hi <= 4:
                 out, layer = ([b""] if lo == 0 else []), [b""]
                 for count in range(1, hi + 1):
@@ -187,9 +205,7 @@ class LiteralBounds:
                 result = out
         if result is not None and sum(map(len, result)) > _RUN_BYTES:
             result = None
-        found = tuple(sorted(set(result))) if result is not None else None
-        self._words[e] = found
-        return found
+        return tuple(sorted(set(result))) if result is not None else None
 
     # -- runs -------------------------------------------------------------------------------------
 
@@ -273,7 +289,26 @@ class LiteralBounds:
         found = self._expr.get(e)
         if found is not None:
             return found
+        if len(self._expr) > 1_000_000:
+            self._expr.clear()
+        return fold(e, self._expr, self._expression_parts, self._expression_of, 0)
+
+    def _expression_parts(self, e: Expr) -> list[Expr]:
         k = e.kind
+        if k == SEQ or self.words(e) is not None:
+            return self._breakers(e)
+        if k in (ALT, AND):
+            return list(e.args)
+        if k == REPEAT:
+            return [e.args[0]] if e.args[1] else []
+        if k == LEX:
+            return [e.args[0]]
+        if k == REF:  # met again while being examined: counts nothing (still a lower bound)
+            return [self.factory.body(e)]
+        return []
+
+    def _expression_of(self, e: Expr) -> int:
+        memo, k = self._expr, e.kind
         if k == SEQ or self.words(e) is not None:
             result = self._sequence(e)
         elif k == SPECIAL:
@@ -281,30 +316,24 @@ class LiteralBounds:
         elif k == NEVER:
             result = INF
         elif k == ALT:
-            result = min(self.expression(x) for x in e.args)
+            result = min(memo[x] for x in e.args)
         elif k == REPEAT:
-            result = e.args[1] * self.expression(e.args[0]) if e.args[1] else 0
+            result = e.args[1] * memo[e.args[0]] if e.args[1] else 0
         elif k == LEX:
-            result = self.expression(e.args[0])
+            result = memo[e.args[0]]
         elif k == AND:
-            result = max(self.expression(x) for x in e.args)
+            result = max(memo[x] for x in e.args)
         elif k == REF:
-            self._expr[e] = 0  # met again while being examined: count nothing (still a lower bound)
-            result = self.expression(self.factory.body(e))
+            result = memo[self.factory.body(e)]
         else:  # EMPTY, CLASS, NOT
             result = 0
-        result = min(result, INF)
-        if len(self._expr) > 1_000_000:
-            self._expr.clear()
-        self._expr[e] = result
-        return result
+        return min(result, INF)
 
-    def _sequence(self, e: Expr) -> int:
-        """A sequence, in a loop (sequences are long): runs, and what breaks them, added up.
-        Rules and lexemes in the sequence are opened in place (a ``}`` that closes a nested
-        object joins the ``]`` before it into one run); a rule already open is a breaker."""
-        pieces: list[tuple[bytes, ...]] = []
-        total = 0
+    def _items(self, e: Expr):
+        """A sequence, in a loop (sequences are long), as what :meth:`_sequence` adds up: run
+        pieces (word tuples) and breakers (expressions measured on their own). Rules and lexemes
+        in the sequence are opened in place (a ``}`` that closes a nested object joins the
+        ``]`` before it into one run); a rule already open is a breaker."""
         stack: list[Expr] = [e]
         opened: set[Expr] = set()
         while stack:
@@ -315,7 +344,7 @@ class LiteralBounds:
             words = self.words(x)
             if words is not None:
                 if words != (b"",):
-                    pieces.append(words)
+                    yield words
                 continue
             inner = None
             if x.kind == LEX:
@@ -326,10 +355,23 @@ class LiteralBounds:
             if inner is not None and inner.kind in (SEQ, LEX, REF):
                 stack.append(inner)
                 continue
+            yield x
+
+    def _breakers(self, e: Expr) -> list[Expr]:
+        return [x for x in self._items(e) if not isinstance(x, tuple)]
+
+    def _sequence(self, e: Expr) -> int:
+        """Runs, and what breaks them (measured already: see :meth:`expression`), added up."""
+        pieces: list[tuple[bytes, ...]] = []
+        total = 0
+        for item in self._items(e):
+            if isinstance(item, tuple):
+                pieces.append(item)
+                continue
             if pieces:
                 total += self.run(tuple(pieces))
                 pieces = []
-            total += self.expression(x)
+            total += self._expr[item]
             if total >= INF:
                 return INF
         if pieces:

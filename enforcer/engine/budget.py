@@ -59,14 +59,14 @@ import numpy as np
 
 from .automaton import DEAD
 from .bounds import LiteralBounds
-from .expr import ALT, AND, BYTES, CLASS, LEX, NEVER, NOT, REF, REPEAT, SEQ, SPECIAL, Expr
-from .witness import Witness
+from .expr import ALT, AND, LEX, NOT, REPEAT, SEQ, Expr
+from .fold import fold
+from .witness import INF, Witness
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
     from .grammar import Grammar
 
-from .witness import INF  # noqa: E402  (one infinity for both)
 _EXACT_WALKS = 4000     # walks one exact search (a matcher's start) may spend
 _DECIDE_WALKS = 48      # walks spent to decide one undecided successor
 _STEP_WALKS = 256       # walks one step may spend deciding successors
@@ -151,7 +151,6 @@ class Shortest:
         self._all_allowed: dict[int, int] = {}  # state -> smallest limit known to allow every token
         self._skel: dict[Expr, int] = {}
         self._covers: dict[tuple[Expr, Expr], bool] = {}
-        self._bytes: dict[Expr, int] = {}
         self._plan_tokens: dict[int, int] = {}  # state -> a token to plan[state], where known
         self._witness: Witness | None = None
         self._bounds: LiteralBounds | None = None
@@ -160,7 +159,7 @@ class Shortest:
         self._closing: np.ndarray | None = None
         self._spent = 0  # walks spent by the decision being made
         self.stats = {"walks": 0, "string_moves": 0, "searches": 0, "exact": 0, "decided_cheaply": 0,
-                      "refused_undecided": 0, "decided_by_witness": 0, "ample": 0}
+                      "refused_undecided": 0, "decided_by_witness": 0, "ample": 0, "unplanned": 0}
 
     # -- per-state facts ------------------------------------------------------------------------
 
@@ -442,32 +441,36 @@ class Shortest:
 
     # -- budget masks -----------------------------------------------------------------------------
 
-    def _ensure(self, sid: int) -> None:
-        if sid not in self.upper:
-            self.distance(sid)
-
     def allowed(self, sid: int, limit: int) -> np.ndarray | None:
         """Packed int32 words of the tokens of ``sid`` after which a completion of at most
         ``limit`` tokens exists (EOS not included); ``None`` when that is every token.
 
-        ``limit`` below ``D(sid) - 1`` (nothing fits) is raised to it: the shortest way only."""
+        ``limit`` below every completion known (nothing fits) is raised to the shortest known:
+        the shortest way only. Everything here is bounded per step (:data:`_STEP_WALKS`): the
+        exact distance of a large schema's start is seconds of search, and a budget too small
+        for any output (vLLM's default ``max_tokens`` is 16) must not stall a step for it."""
         if self._ample(sid, limit):
             self.stats["ample"] += 1
-            return None
-        if sid not in self.upper:
-            self._plan_by_witness(sid)
-        self._ensure(sid)
-        if limit < self.upper[sid] - 1:  # nothing fits by the plan known: only the exact distance says
-            self.distance(sid)
-        limit = max(limit, self.upper[sid] - 1)
-        full = self._all_allowed.get(sid)
-        if full is not None and limit >= full:
             return None
         key = (sid, limit)
         cached = self._masks.get(key)
         if cached is not None:
             self._masks.move_to_end(key)
             return cached
+        full = self._all_allowed.get(sid)
+        if full is not None and limit >= full:
+            return None
+        self._spent = 0  # walks this step spends: the searches below and the decisions
+        if self.upper.get(sid, INF) > self.witness.tokens(self.grammar.expression(sid)):
+            self._plan_by_witness(sid)  # met first, or let in by its witness (see _fits)
+        if sid not in self.upper or limit < self.upper[sid] - 1:  # no plan, or none that fits
+            self._search(sid, limit, _STEP_WALKS)
+            if sid not in self.upper:
+                self._dive(sid, INF, _STEP_WALKS)
+            if sid not in self.upper:  # nothing found within the step's work: the grammar's mask
+                self.stats["unplanned"] += 1
+                return None
+        limit = max(limit, self.upper[sid] - 1)
         moves, ok = self._decide(sid, limit)
         if ok.all():
             self._all_allowed[sid] = min(limit, self._all_allowed.get(sid, INF))
@@ -475,6 +478,7 @@ class Shortest:
         words = moves.pack(ok)
         words.setflags(write=False)
         self._masks[key] = words
+        self._masks[(sid, limit)] = words
         while len(self._masks) > _MASKS:
             self._masks.popitem(last=False)
         return words
@@ -482,7 +486,6 @@ class Shortest:
     def _decide(self, sid: int, limit: int) -> tuple[_Moves, np.ndarray]:
         """Per group of ``sid``'s moves: is a completion within ``limit`` tokens left after it?
         Proved either way where possible, refused where the work runs out (module docstring)."""
-        self._spent = 0
         moves = self.moves(sid)
         probes = [t for t in (self._plan_token(sid),) if t is not None]
         nxt = self.plan.get(sid, -1)
@@ -558,17 +561,18 @@ class Shortest:
         """``e`` with its repetition counts erased: states that may cover one another share it."""
         found = self._skel.get(e)
         if found is None:
-            k = e.kind
-            if k == REPEAT:
-                found = hash((REPEAT, self._skeleton(e.args[0])))
-            elif k in (SEQ, ALT, AND, NOT, LEX):
-                found = hash((k, *[self._skeleton(x) for x in e.args]))
-            else:
-                found = hash((k, e.uid))
             if len(self._skel) > 500_000:
                 self._skel.clear()
-            self._skel[e] = found
+            found = fold(e, self._skel, _skeleton_parts, self._skeleton_of, 0)
         return found
+
+    def _skeleton_of(self, e: Expr) -> int:
+        k, skel = e.kind, self._skel
+        if k == REPEAT:
+            return hash((REPEAT, skel[e.args[0]]))
+        if k in (SEQ, ALT, AND, NOT, LEX):
+            return hash((k, *[skel[x] for x in e.args]))
+        return hash((k, e.uid))
 
     def covers(self, a: Expr, b: Expr) -> bool:
         """A sufficient test for ``L(b) ⊆ L(a)``: the same structure with repetition bounds of
@@ -609,9 +613,10 @@ class Shortest:
         return result
 
     def _min_bytes(self, e: Expr) -> int:
-        """Bytes of the shortest string of ``e`` (special tokens count one): a guide for
-        :meth:`_dive`, not a bound (intersections and complements count as nothing)."""
-        return self._shortest_bytes(e, self._bytes, self._guide_leaf)
+        """Bytes of the witness text of ``e`` (:meth:`Witness.text`; ``INF`` without one): a
+        guide for :meth:`_dive`, which prefers states nearer their end."""
+        text = self.witness.text(e)
+        return INF if text is None else len(text)
 
     def _plan_by_witness(self, sid: int) -> None:
         """Make the spelled witness of ``sid`` (:meth:`Witness.path`) its plan and the plan of
@@ -652,43 +657,11 @@ class Shortest:
         states are decided token by token."""
         return self.witness.ceiling(self.grammar.expression(sid)) <= limit
 
-    def _guide_leaf(self, e: Expr) -> int:
-        k = e.kind
-        if k == BYTES:
-            return len(e.args[0])
-        if k in (CLASS, SPECIAL):
-            return 1
-        return INF if k == NEVER else 0  # EMPTY, AND, NOT
 
-    def _shortest_bytes(self, e: Expr, memo: dict[Expr, int], leaf) -> int:
-        """The shortest string of ``e`` by structure, leaves measured by ``leaf``: sequences
-        add, alternatives take the least, ``x{lo,hi}`` is ``lo`` times ``x``; a rule met again
-        while being measured adds nothing shorter (what is found is achievable)."""
-        found = memo.get(e)
-        if found is not None:
-            return found
-        k = e.kind
-        if k == SEQ:
-            total, x = 0, e
-            while x.kind == SEQ:
-                total += self._shortest_bytes(x.args[0], memo, leaf)
-                x = x.args[1]
-            result = min(total + self._shortest_bytes(x, memo, leaf), INF)
-        elif k == ALT:
-            result = min(self._shortest_bytes(x, memo, leaf) for x in e.args)
-        elif k == REPEAT:
-            result = min(e.args[1] * self._shortest_bytes(e.args[0], memo, leaf), INF) if e.args[1] else 0
-        elif k == LEX:
-            result = self._shortest_bytes(e.args[0], memo, leaf)
-        elif k == REF:
-            memo[e] = INF  # a cycle back here adds nothing shorter
-            result = self._shortest_bytes(self.grammar._factory.body(e), memo, leaf)
-        else:
-            result = leaf(e)
-        if len(memo) > 500_000:
-            memo.clear()
-        memo[e] = result
-        return result
+def _skeleton_parts(e: Expr) -> list[Expr]:
+    if e.kind == REPEAT:
+        return [e.args[0]]
+    return list(e.args) if e.kind in (SEQ, ALT, AND, NOT, LEX) else []
 
 
 # -- what the matcher calls ---------------------------------------------------------------------

@@ -27,15 +27,17 @@ running further past the boundary is not considered, so a count may exceed the o
 still achievable (a tokenization of the text), which is all a bound above needs. A new state
 then costs a dynamic program over its head only.
 
-Special tokens, intersections and complements have no text here (``INF``): the budget's search
-decides those states. Texts longer than :data:`MAX_TEXT` bytes are not built.
+Special tokens and complements have no text here (``INF``), nor an intersection none of whose
+parts' texts the others accept: the budget's search decides those states. Texts longer than :data:`MAX_TEXT` bytes are not built.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .expr import ALT, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
+from .automaton import class_byte
+from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
+from .fold import fold, sequence_parts
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
@@ -99,41 +101,67 @@ class Witness:
         found = self._texts.get(e, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
+        if len(self._texts) > _MEMO:
+            self._texts.clear()
+        return fold(e, self._texts, self._text_parts, self._text_of, None)
+
+    def _text_parts(self, e: Expr) -> list[Expr]:
         k = e.kind
+        if k == SEQ:
+            return sequence_parts(e)
+        if k in (ALT, AND):
+            return list(e.args)
+        if k == REPEAT:
+            return [e.args[0]] if e.args[1] else []
+        if k == LEX:
+            return [e.args[0]]
+        if k == REF:
+            return [self.factory.body(e)]
+        return []
+
+    def _text_of(self, e: Expr) -> bytes | None:
+        """``e``'s text from its parts' texts (all known: see :func:`_evaluate`)."""
+        texts, k = self._texts, e.kind
         result: bytes | None
         if k == SEQ:
-            pieces, x = [], e
-            while x.kind == SEQ:
-                pieces.append(self.text(x.args[0]))
-                x = x.args[1]
-            pieces.append(self.text(x))
+            pieces = [texts[x] for x in sequence_parts(e)]
             result = None if None in pieces else b"".join(pieces)  # type: ignore[arg-type]
         elif k == ALT:
-            options = [t for t in (self.text(x) for x in e.args) if t is not None]
+            options = [t for t in (texts[x] for x in e.args) if t is not None]
             result = min(options, key=len) if options else None
         elif k == REPEAT:
             inner, lo, _ = e.args
-            one = self.text(inner) if lo else b""
+            one = texts[inner] if lo else b""
             result = None if one is None or len(one) * lo > MAX_TEXT else one * lo
         elif k == LEX:
-            result = self.text(e.args[0])
+            result = texts[e.args[0]]
         elif k == REF:
-            self._texts[e] = None  # a rule met again while its text is built: none through here
-            result = self.text(self.factory.body(e))
+            result = texts[self.factory.body(e)]
         elif k == BYTES:
             result = e.args[0]
         elif k == CLASS:
             result = bytes([self._class_byte(e.args[0])])
         elif k == EMPTY:
             result = b""
-        else:  # NEVER, SPECIAL, AND, NOT
+        elif k == AND:  # a text of one part that every other part accepts (a format's length
+            result = None  # limits, keys other than the declared ones)
+            for x in e.args:
+                candidate = texts[x]
+                if candidate is not None and all(y is x or self._accepts(y, candidate) for y in e.args):
+                    result = candidate
+                    break
+        else:  # NEVER, SPECIAL, NOT (a complement has no text of its own)
             result = None
-        if result is not None and len(result) > MAX_TEXT:
-            result = None
-        if len(self._texts) > _MEMO:
-            self._texts.clear()
-        self._texts[e] = result
-        return result
+        return None if result is not None and len(result) > MAX_TEXT else result
+
+    def _accepts(self, e: Expr, text: bytes) -> bool:
+        """Whether ``text`` is a string of ``e``, by its derivatives."""
+        f = self.factory
+        for byte in text:
+            e = f.derive(e, class_byte(e._cuts if e._cuts is not None else f.cuts(e), byte))
+            if e.kind == NEVER:
+                return False
+        return f.nullable(e)
 
     def _class_byte(self, mask: int) -> int:
         for b in _PREFERRED:
@@ -242,33 +270,44 @@ class Witness:
         found = self._ceilings.get(e)
         if found is not None:
             return found
-        k = e.kind
-        if k == SEQ:
-            parts, rests, x = [], [], e
-            while x.kind == SEQ:
-                parts.append(x.args[0])
-                rests.append(x.args[1])
-                x = x.args[1]
-            result = self.ceiling(x)
-            for part, rest in zip(reversed(parts), reversed(rests)):
-                result = max(result, self.ceiling(part) + self.tokens(rest))
-        elif k == ALT:
-            result = max((self.ceiling(x) for x in e.args if x.kind != NEVER), default=0)
-        elif k == REPEAT:
-            inner, lo, hi = e.args
-            result = 0 if hi == 0 else self.ceiling(inner) + max(lo - 1, 0) * self.tokens(inner)
-        elif k == LEX:
-            result = self.ceiling(e.args[0])
-        elif k == REF:
-            self._ceilings[e] = INF  # a rule met again while measured: no ceiling proved
-            result = self.ceiling(self.factory.body(e))
-        else:
-            result = self._leaf_ceiling(e)
-        result = min(result, INF)
         if len(self._ceilings) > _MEMO:
             self._ceilings.clear()
-        self._ceilings[e] = result
-        return result
+        return fold(e, self._ceilings, self._ceiling_parts, self._ceiling_of, INF)
+
+    def _ceiling_parts(self, e: Expr) -> list[Expr]:
+        k = e.kind
+        if k == SEQ:
+            return sequence_parts(e)
+        if k == ALT:
+            return [x for x in e.args if x.kind != NEVER]
+        if k == REPEAT:
+            return [e.args[0]] if e.args[2] != 0 else []
+        if k == LEX:
+            return [e.args[0]]
+        if k == REF:
+            return [self.factory.body(e)]
+        return []
+
+    def _ceiling_of(self, e: Expr) -> int:
+        ceilings, k = self._ceilings, e.kind
+        if k == SEQ:
+            result, x = 0, e
+            while x.kind == SEQ:  # inside a part: finish it, then spell the rest
+                result = max(result, ceilings[x.args[0]] + self.tokens(x.args[1]))
+                x = x.args[1]
+            result = max(result, ceilings[x])
+        elif k == ALT:
+            result = max((ceilings[x] for x in e.args if x.kind != NEVER), default=0)
+        elif k == REPEAT:
+            inner, lo, hi = e.args
+            result = 0 if hi == 0 else ceilings[inner] + max(lo - 1, 0) * self.tokens(inner)
+        elif k == LEX:
+            result = ceilings[e.args[0]]
+        elif k == REF:
+            result = ceilings[self.factory.body(e)]
+        else:
+            result = self._leaf_ceiling(e)
+        return min(result, INF)
 
     def _leaf_ceiling(self, e: Expr) -> int:
         k = e.kind
