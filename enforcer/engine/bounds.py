@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..trie import TokenTrie
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, SPECIAL, Expr
-from .fold import fold
+from .fold import fold, least_parts
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
@@ -294,18 +294,9 @@ class LiteralBounds:
         return fold(e, self._expr, self._expression_parts, self._expression_of, 0)
 
     def _expression_parts(self, e: Expr) -> list[Expr]:
-        k = e.kind
-        if k == SEQ or self.words(e) is not None:
+        if e.kind == SEQ or self.words(e) is not None:
             return self._breakers(e)
-        if k in (ALT, AND):
-            return list(e.args)
-        if k == REPEAT:
-            return [e.args[0]] if e.args[1] else []
-        if k == LEX:
-            return [e.args[0]]
-        if k == REF:  # met again while being examined: counts nothing (still a lower bound)
-            return [self.factory.body(e)]
-        return []
+        return least_parts(e, self.factory)  # a rule met again while examined counts nothing
 
     def _expression_of(self, e: Expr) -> int:
         memo, k = self._expr, e.kind

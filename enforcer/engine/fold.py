@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .expr import REF, SEQ, Expr
+from .expr import ALT, AND, LEX, REF, REPEAT, SEQ, Expr, ExprFactory
 
 
 def fold(root: Expr, memo: dict, parts: Callable[[Expr], list[Expr]], combine: Callable[[Expr], Any],
@@ -43,3 +43,19 @@ def sequence_parts(e: Expr) -> list[Expr]:
         e = e.args[1]
     parts.append(e)
     return parts
+
+
+def least_parts(e: Expr, factory: ExprFactory) -> list[Expr]:
+    """What a measure of ``e``'s shortest strings reads below a node that is not a sequence:
+    every alternative (and every part of an intersection), a repetition's item only where it
+    must occur, a lexeme's inside, a rule's body."""
+    k = e.kind
+    if k in (ALT, AND):
+        return list(e.args)
+    if k == REPEAT:
+        return [e.args[0]] if e.args[1] else []
+    if k == LEX:
+        return [e.args[0]]
+    if k == REF:
+        return [factory.body(e)]
+    return []

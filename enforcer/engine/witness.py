@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from .automaton import class_byte
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
-from .fold import fold, sequence_parts
+from .fold import fold, least_parts, sequence_parts
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
@@ -106,18 +106,7 @@ class Witness:
         return fold(e, self._texts, self._text_parts, self._text_of, None)
 
     def _text_parts(self, e: Expr) -> list[Expr]:
-        k = e.kind
-        if k == SEQ:
-            return sequence_parts(e)
-        if k in (ALT, AND):
-            return list(e.args)
-        if k == REPEAT:
-            return [e.args[0]] if e.args[1] else []
-        if k == LEX:
-            return [e.args[0]]
-        if k == REF:
-            return [self.factory.body(e)]
-        return []
+        return sequence_parts(e) if e.kind == SEQ else least_parts(e, self.factory)
 
     def _text_of(self, e: Expr) -> bytes | None:
         """``e``'s text from its parts' texts (all known: see :func:`_evaluate`)."""
