@@ -265,8 +265,8 @@ class Witness:
 
     def _ceiling_parts(self, e: Expr) -> list[Expr]:
         k = e.kind
-        if k == SEQ:
-            return sequence_parts(e)
+        if k == SEQ:  # head and rest: a new state is a new head before a rest measured already
+            return list(e.args)
         if k == ALT:
             return [x for x in e.args if x.kind != NEVER]
         if k == REPEAT:
@@ -279,12 +279,9 @@ class Witness:
 
     def _ceiling_of(self, e: Expr) -> int:
         ceilings, k = self._ceilings, e.kind
-        if k == SEQ:
-            result, x = 0, e
-            while x.kind == SEQ:  # inside a part: finish it, then spell the rest
-                result = max(result, ceilings[x.args[0]] + self.tokens(x.args[1]))
-                x = x.args[1]
-            result = max(result, ceilings[x])
+        if k == SEQ:  # inside the head: finish it, then spell the rest; or inside the rest
+            head, rest = e.args
+            result = max(ceilings[head] + self.tokens(rest), ceilings[rest])
         elif k == ALT:
             result = max((ceilings[x] for x in e.args if x.kind != NEVER), default=0)
         elif k == REPEAT:
