@@ -384,3 +384,34 @@ def test_a_deeply_nested_schema_under_a_budget(llama3_vocab):
         text, used = walk(grammar, max_tokens, random.Random(seed))
         jsonschema.validate(json.loads(text), schema)
         assert used <= max_tokens
+
+
+@pytest.mark.parametrize("bounds", [{}, {"minLength": 3, "maxLength": 12}])
+def test_string_moves_lead_where_the_tokens_do(bounds, llama3_vocab, llama3_tokenizer):
+    """A string state's moves come from the vocabulary's tables and, for tokens that end inside
+    a character, from derivatives kept per string body: every token must lead where stepping
+    it leads (a range group: between its loosest and tightest ends, by characters used)."""
+    schema = {"type": "object", "properties": {"s": {"type": "string", **bounds}, "t": {"type": "string"}},
+              "required": ["s", "t"], "additionalProperties": False}
+    grammar = compile_json_schema(schema, llama3_vocab)
+    shortest = budget.Shortest(grammar)
+    for prefix in ('{"s":"', '{"s":"ab', '{"s":"xyz","t":"'):
+        matcher = grammar.matcher()
+        for token in llama3_tokenizer.encode(prefix, add_special_tokens=False):
+            matcher.advance(token)
+        sid = matcher._states[-1]
+        assert grammar.string_branch(sid) is not None
+        moves = shortest.moves(sid)
+        assert shortest.stats["string_moves"] and not shortest.stats["walks"]
+        partial = 0
+        for k in range(moves.counts.size):
+            ids = moves.group_ids(k).tolist()
+            loose, tight = int(moves.targets[k]), int(moves.tight[k])
+            for token in (ids if loose == tight else ids[:: max(1, len(ids) // 50)]):
+                y = grammar.step(sid, llama3_vocab.token_bytes(token))
+                assert y in (loose, tight) or loose != tight, (prefix, token)
+            partial += loose == tight and len(ids) > 1
+        assert partial  # groups of several tokens, not one per token
+        assert not shortest.stats["partials_stepped"]  # by the derivatives kept, not token by token
+        ids = set(moves.ids.tolist())
+        assert ids == set(_allowed(grammar, sid)) - set(llama3_vocab.eos_token_ids)
