@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .automaton import DEAD, class_byte
+from .automaton import DEAD
 from .bounds import LiteralBounds
 from .expr import ALT, AND, LEX, NEVER, NOT, REPEAT, SEQ, Expr
 from .fold import fold
@@ -297,21 +297,19 @@ class Shortest:
         vocabulary, and are a few per body (by characters used and the unfinished one): kept
         per vocabulary, so a state pays one automaton state per group, not a step per token
         (about a thousand in Llama 3, a third of the budget's string moves)."""
-        grammar, f = self.grammar, self.grammar._factory
+        grammar, f, a = self.grammar, self.grammar._factory, self.grammar._automaton
         memo = self.vocab.derived("enforcer.budget.partial-derivatives", lambda v: {})
         found = memo.get(body)
         if found is None or found[0] is not f:
             by_derivative: dict[Expr, list[int]] = {}
             for token in part.tolist():
-                d = body
-                for byte in self.vocab.token_bytes(token):
-                    d = f.derive(d, class_byte(d._cuts if d._cuts is not None else f.cuts(d), byte))
+                d = a.derive_bytes(body, self.vocab.token_bytes(token))
                 if d.kind != NEVER:
                     by_derivative.setdefault(d, []).append(token)
             if len(memo) > 4096:
                 memo.clear()
             found = memo[body] = (f, [(d, np.asarray(ids, dtype=np.int64)) for d, ids in by_derivative.items()])
-        a, tail = grammar._automaton, grammar.expression(tsid)
+        tail = grammar.expression(tsid)
         out = []
         for d, ids in found[1]:
             e = f._seq2(f.lexeme(d), tail)
