@@ -33,6 +33,7 @@ compiler's ``Limits``).
 
 from __future__ import annotations
 
+import bisect
 from typing import Callable, Hashable, Iterable
 
 from ..errors import SchemaError
@@ -42,6 +43,14 @@ KIND_NAMES = ("never", "empty", "bytes", "class", "seq", "alt", "repeat", "and",
               "lexeme")
 FIRST_SPECIAL_SYMBOL = 256  # symbols 0..255 are bytes; special tokens are numbered from here
 _IN_PROGRESS = object()
+
+
+def class_byte(cuts: tuple[int, ...], byte: int) -> int:
+    """The lowest byte of ``byte``'s class (classes start at 0 and at each cut, see
+    :meth:`ExprFactory.cuts`): a derivative by it stands for the whole class, so every byte of a
+    class shares one memo entry."""
+    k = bisect.bisect_right(cuts, byte)
+    return cuts[k - 1] if k else 0
 
 
 class Expr:

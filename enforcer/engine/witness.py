@@ -7,7 +7,7 @@ the trie once per state it expands (milliseconds each). Most decisions need much
 *some* completion fits, or that every state a token can reach has one that fits. Both come
 from the expression alone:
 
-* **The witness text** of ``e``: a string of ``e`` chosen by structure (sequences concatenate,
+* **The witness text** of ``e`` (:mod:`enforcer.engine.texts`): a string of ``e`` chosen by structure (sequences concatenate,
   an alternative takes its shortest, ``x{lo,hi}`` is ``lo`` copies, a byte class gives one of its
   bytes). Spelled with the fewest tokens of the vocabulary, it is a completion of that many
   tokens, so ``D(e) <= tokens(e)``: an upper bound, achievable by construction (every prefix of
@@ -35,9 +35,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .automaton import class_byte
-from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
-from .fold import fold, least_parts, sequence_parts
+from .expr import ALT, BYTES, CLASS, EMPTY, LEX, NEVER, REF, REPEAT, SEQ, Expr
+from .fold import fold
+from .texts import MAX_TEXT, Texts
 
 if TYPE_CHECKING:
     from ..vocab import Vocabulary
@@ -45,9 +45,7 @@ if TYPE_CHECKING:
 
 INF = 1 << 40
 HEAD = 24          # bytes of a text kept for the tokens that cross into it from the left
-MAX_TEXT = 4096    # longer witness texts are not built (the bound is then INF)
 _MEMO = 500_000    # entries per table before it is cleared
-_PREFERRED = b"a0 "  # a byte class gives one of these when it can: they merge into longer tokens
 
 
 class _Spelling:
@@ -90,75 +88,16 @@ class Witness:
         self.factory = factory
         self._has_token = vocab.derived("enforcer.witness.has-token", _has_token_list)
         self._byte_tokens = vocab.derived("enforcer.witness.byte-tokens", _single_byte_tokens)
-        self._texts: dict[Expr, bytes | None] = {}
+        self._texts = Texts(factory, prefer=self._byte_tokens)
         self._spellings: dict[Expr, _Spelling | None] = {}
         self._ceilings: dict[Expr, int] = {}
 
     # -- texts ------------------------------------------------------------------------------------
 
     def text(self, e: Expr) -> bytes | None:
-        """A string of ``e`` chosen by structure (``None``: none is built, see the module docstring)."""
-        found = self._texts.get(e, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[return-value]
-        if len(self._texts) > _MEMO:
-            self._texts.clear()
-        return fold(e, self._texts, self._text_parts, self._text_of, None)
-
-    def _text_parts(self, e: Expr) -> list[Expr]:
-        return sequence_parts(e) if e.kind == SEQ else least_parts(e, self.factory)
-
-    def _text_of(self, e: Expr) -> bytes | None:
-        """``e``'s text from its parts' texts (all known: see :func:`_evaluate`)."""
-        texts, k = self._texts, e.kind
-        result: bytes | None
-        if k == SEQ:
-            pieces = [texts[x] for x in sequence_parts(e)]
-            result = None if None in pieces else b"".join(pieces)  # type: ignore[arg-type]
-        elif k == ALT:
-            options = [t for t in (texts[x] for x in e.args) if t is not None]
-            result = min(options, key=len) if options else None
-        elif k == REPEAT:
-            inner, lo, _ = e.args
-            one = texts[inner] if lo else b""
-            result = None if one is None or len(one) * lo > MAX_TEXT else one * lo
-        elif k == LEX:
-            result = texts[e.args[0]]
-        elif k == REF:
-            result = texts[self.factory.body(e)]
-        elif k == BYTES:
-            result = e.args[0]
-        elif k == CLASS:
-            result = bytes([self._class_byte(e.args[0])])
-        elif k == EMPTY:
-            result = b""
-        elif k == AND:  # a text of one part that every other part accepts (a format's length
-            result = None  # limits, keys other than the declared ones)
-            for x in e.args:
-                candidate = texts[x]
-                if candidate is not None and all(y is x or self._accepts(y, candidate) for y in e.args):
-                    result = candidate
-                    break
-        else:  # NEVER, SPECIAL, NOT (a complement has no text of its own)
-            result = None
-        return None if result is not None and len(result) > MAX_TEXT else result
-
-    def _accepts(self, e: Expr, text: bytes) -> bool:
-        """Whether ``text`` is a string of ``e``, by its derivatives."""
-        f = self.factory
-        for byte in text:
-            e = f.derive(e, class_byte(e._cuts if e._cuts is not None else f.cuts(e), byte))
-            if e.kind == NEVER:
-                return False
-        return f.nullable(e)
-
-    def _class_byte(self, mask: int) -> int:
-        for b in _PREFERRED:
-            if (mask >> b) & 1 and (self._byte_tokens >> b) & 1:
-                return b
-        alone = mask & self._byte_tokens
-        pick = alone if alone else mask
-        return (pick & -pick).bit_length() - 1
+        """A string of ``e`` chosen by structure (:class:`~enforcer.engine.texts.Texts`; ``None``:
+        none is built, see the module docstring)."""
+        return self._texts.text(e)
 
     # -- spellings --------------------------------------------------------------------------------
 
