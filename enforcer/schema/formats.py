@@ -303,23 +303,30 @@ def _idn_hostname() -> Node:
     ``hostname``), or up to three labels, each an ASCII one or a U-label of lower-case ASCII
     letters, digits, hyphens and Latin-1 letters (at most 19 characters, so that the A-label
     fits in 63 octets; three labels keep the A-form within 253)."""
-    u_char = f"[a-z0-9{_U_LETTERS}]"
+    u_char, u_any = f"[a-z0-9{_U_LETTERS}]", f"[a-z0-9\\-{_U_LETTERS}]"
     u_label = Intersect((
-        _re(rf"{u_char}(?:[a-z0-9\-{_U_LETTERS}]*{u_char})?"),
-        _re(f"[a-z0-9\\-{_U_LETTERS}]{{1,{_U_LABEL_MAX}}}"),
-        _re(f".*[{_U_LETTERS}].*"),
-        _re(r".{0,3}|..[^-].*|..-[^-].*"),  # no "--" in the 3rd and 4th positions
+        # 1 to 19 characters, no hyphen at either end nor in both the 3rd and 4th positions
+        _re(rf"{u_char}(?:{u_any}{{0,2}}{u_char})?"
+            rf"|{u_char}{u_any}(?:{u_char}{u_any}|-{u_char}){u_any}{{0,{_U_LABEL_MAX - 5}}}{u_char}"),
+        # and a Latin-1 letter. Over the label's own characters, not ".": each derivative of an
+        # intersection derives every part, and "." is every JSON string character and escape
+        _re(f"{u_any}*[{_U_LETTERS}]{u_any}*"),
     ))
-    label = alt(_re(_NR_LDH_LABEL), u_label)
-    with_u = seq(label, repeat(seq(_text("."), label), 0, 2))
-    return alt(_LANGUAGES["hostname"](), Intersect((with_u, _re(f".*[{_U_LETTERS}].*"))))
+    ascii_label = _re(_NR_LDH_LABEL)
+    label = alt(ascii_label, u_label)
+    # at least one U-label: i ASCII labels, the first U-label, then any labels (three in all).
+    # Written as ``labels & .*[ß-ÿ].*`` it had cost a search over derivatives per state (is
+    # anything left of the intersection?), each through a JSON string's every escape.
+    with_u = alt(*(seq(repeat(seq(ascii_label, _text(".")), i, i), u_label,
+                       repeat(seq(_text("."), label), 0, 2 - i)) for i in range(3)))
+    return alt(_LANGUAGES["hostname"](), with_u)
 
 
 def _idn_email() -> Node:
     """RFC 6531 addresses: ``email`` with Latin-1 letters in the local part and an
     ``idn-hostname`` domain (a subset, as that format's)."""
     atext = rf"[A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_U_LETTERS}]"
-    local = _max_length(_re(rf"{atext}+(?:\.{atext}+)*"), ".", 64)
+    local = _max_length(_re(rf"{atext}+(?:\.{atext}+)*"), atext[:-1] + ".]", 64)  # its own characters
     return seq(local, _text("@"), _LANGUAGES["idn-hostname"]())
 
 
