@@ -56,7 +56,7 @@ COMPILED_RECORD := enforcer/engine/_native_sources.py
 # type), then these again on the Python source, the build a plain `pip install` gets: the engine,
 # its steps, the token budget, fast-forward, the request layer, the compliance ratchet and the
 # schema front end.
-PYTHON_SOURCE_TESTS := tests/test_native.py tests/test_engine.py tests/test_step.py tests/test_budget.py \
+PYTHON_SOURCE_TESTS := tests/test_native.py tests/test_engine.py tests/test_step.py tests/test_budget.py tests/test_liveness.py \
 	tests/test_forced.py tests/test_service.py tests/compliance tests/schema
 
 compile: $(COMPILED_RECORD)
