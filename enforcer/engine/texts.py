@@ -14,7 +14,7 @@ Two readers:
   an intersection can still accept. A search over derivatives decides it exactly, but goes
   depth first in byte order: for an ``idn-hostname`` (an ASCII host name or one with a Latin-1
   letter) it explored every ASCII label before the first ``ß``, some twenty thousand
-  derivatives for one state (MaskBench o69992, 20 ms of one mask). The text of the part
+  derivatives for one state (MaskBench o69992, 20-30 ms of one mask). The text of the part
   ``.*[ß-ÿ].*`` is ``ß``, which the other part accepts: two derivatives. The search stays for
   the intersections this does not settle.
 """

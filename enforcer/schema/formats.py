@@ -325,8 +325,10 @@ def _idn_hostname() -> Node:
 def _idn_email() -> Node:
     """RFC 6531 addresses: ``email`` with Latin-1 letters in the local part and an
     ``idn-hostname`` domain (a subset, as that format's)."""
-    atext = rf"[A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_U_LETTERS}]"
-    local = _max_length(_re(rf"{atext}+(?:\.{atext}+)*"), atext[:-1] + ".]", 64)  # its own characters
+    chars = rf"A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_U_LETTERS}"
+    atext = f"[{chars}]"
+    # the length limit over the local part's own characters, not "." (every JSON character)
+    local = _max_length(_re(rf"{atext}+(?:\.{atext}+)*"), f"[{chars}.]", 64)
     return seq(local, _text("@"), _LANGUAGES["idn-hostname"]())
 
 
