@@ -44,8 +44,8 @@ _TEXTS_MEMO = 100_000  # expressions whose text a liveness check keeps (then for
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray, total: int) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without a loop."""
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(total)
+    offsets = counts.cumsum() - counts  # methods: np.cumsum and np.repeat are Python wrappers
+    return (starts - offsets).repeat(counts) + np.arange(total)
 
 
 def _mark_live(x: Expr, into: dict[Expr, list[Expr]]) -> None:
@@ -290,7 +290,7 @@ class Automaton:
         if bounds is None:
             bounds = self._bounds[sid] = (0, *self.factory.cuts(self.exprs[sid]), 256)
             edges = np.asarray(bounds, dtype=np.int64)
-            self._class_start[sid] = np.repeat(edges[:-1], np.diff(edges))
+            self._class_start[sid] = edges[:-1].repeat(edges[1:] - edges[:-1])
             self._has_classes[sid] = True
         return bounds
 
@@ -433,7 +433,7 @@ class Automaton:
                 nodes, states = self._tiny_step(nodes, states, trie)
             elif total <= _SPARSE_LIMIT or node != 0:  # below a literal, level arrays don't fit
                 children = level_order[concat_ranges(child_start[nodes], counts, total)]
-                child_states = self.gather(np.repeat(states, counts), node_byte[children])
+                child_states = self.gather(states.repeat(counts), node_byte[children])
                 keep = child_states != DEAD
                 nodes, states = children[keep], child_states[keep]
             else:
@@ -677,7 +677,7 @@ class Automaton:
                 nodes, states = self._tiny_step(nodes, states, trie)
             else:
                 children = level_order[concat_ranges(child_start[nodes], counts, total)]
-                child_states = self.gather(np.repeat(states, counts), node_byte[children])
+                child_states = self.gather(states.repeat(counts), node_byte[children])
                 keep = child_states != DEAD
                 nodes, states = children[keep], child_states[keep]
         return nodes_out, states_out
@@ -852,6 +852,24 @@ def tokens_at(trie: TokenTrie, nodes: np.ndarray) -> np.ndarray:
     if not total:
         return np.zeros(0, dtype=np.int32)
     return trie.token_ids[concat_ranges(starts, counts, total)]
+
+
+class TokenBits:
+    """Sets the bits of token ids in packed int32 masks, each id's word and bit read from two
+    tables made once per vocabulary: a mask's crossing tokens (a few dozen ids, typically)
+    then cost two gathers and one ``ufunc.at``. Computing word and bit per call took four
+    more numpy calls, whose fixed cost was most of the work."""
+
+    __slots__ = ("word", "bit")
+
+    def __init__(self, width: int) -> None:
+        ids = np.arange(width, dtype=np.int64)
+        self.word = ids >> 5
+        self.bit = (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32)
+
+    def set(self, words: np.ndarray, ids: np.ndarray) -> None:
+        """``words |= `` the bits of ``ids`` (ids below the width, repeats allowed)."""
+        np.bitwise_or.at(words, self.word.take(ids), self.bit.take(ids))
 
 
 def pack_ids(ids: np.ndarray, n_words: int) -> np.ndarray:

@@ -278,7 +278,7 @@ class Grammar:
         if crossing:
             ids = np.concatenate(crossing) if len(crossing) > 1 else crossing[0]
             if ids.size:
-                np.bitwise_or.at(words, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)).view(np.int32))
+                space.bits.set(words, ids)
         return words
 
     def _literal_head(self, h: Expr, tail: Expr) -> np.ndarray:
@@ -367,16 +367,17 @@ class Grammar:
 
     def _crossing(self, info: LexemeInfo, tsid: int) -> np.ndarray:
         """Tokens that end lexeme ``info`` inside them and continue into state ``tsid``."""
-        if info.string is not None:  # a JSON string body: one walk per tail, filtered by body
-            ids = self._string_exits.get(tsid)
-            if ids is None:
-                ids = self._string_exits[tsid] = self._below(info.exit_nodes, tsid)
-            return self._space.strings.crossing_filter(ids, *info.string)  # type: ignore[union-attr]
         key = (id(info), tsid)
         hit = self._exits.get(key)
         if hit is not None and hit[0] is info:
             return hit[1]
-        ids = self._below(info.exit_nodes, tsid)
+        if info.string is not None:  # a JSON string body: one walk per tail, filtered by each body
+            below = self._string_exits.get(tsid)
+            if below is None:
+                below = self._string_exits[tsid] = self._below(info.exit_nodes, tsid)
+            ids = self._space.strings.crossing_filter(below, *info.string)  # type: ignore[union-attr]
+        else:
+            ids = self._below(info.exit_nodes, tsid)
         self._exits[key] = (info, ids)
         return ids
 

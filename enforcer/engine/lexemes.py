@@ -36,7 +36,7 @@ import numpy as np
 
 from ..trie import TokenTrie
 from ..vocab import Vocabulary
-from .automaton import DEAD, Automaton, leading_run, pack_ids, tokens_at
+from .automaton import DEAD, Automaton, TokenBits, leading_run, pack_ids, tokens_at
 from .expr import ALT, AND, BYTES, CLASS, EMPTY, LEX, NEVER, NOT, REPEAT, SEQ, SPECIAL, Expr, ExprFactory
 
 
@@ -102,6 +102,9 @@ def token_slots(trie: TokenTrie, size: int) -> np.ndarray:
     return trie.level_layout.position[token_node]
 
 
+_ENDS, _PARTIALS, _CLOSES = 0, 1, 2  # token kinds of a string body: ends inside it, inside a character, at its quote
+
+
 class StringFamily:
     """JSON string bodies over one vocabulary: ``repeat(c, lo, hi) '"'`` for a character class
     ``c``, optionally minus a finite set of bodies (object keys that must not be a declared name),
@@ -123,7 +126,12 @@ class StringFamily:
         self._partial = kind == PARTIAL
         self._closing = (kind == QUOTE) & (quote_node == known)  # ends at the quote
         self._count = tables.count
+        self._kinds = (self._end, self._partial, self._closing)  # indexed by _ENDS, _PARTIALS, _CLOSES
+        self._most = int(self._count.max()) if self._count.size else 0
+        self._nothing = np.zeros(self.n_words, dtype=np.int32)
+        self._levels: dict[tuple[int, int], np.ndarray] = {}
         self._in_class: dict[tuple, np.ndarray] = {}
+        self._class_packed: dict[tuple, np.ndarray] = {}
         self._masks: dict[tuple, np.ndarray] = {}
 
     def match(self, h: Expr) -> tuple[tuple, int, int | None, tuple[bytes, ...]] | None:
@@ -159,23 +167,48 @@ class StringFamily:
         key = (ranges, lo, hi, excluded)
         found = self._masks.get(key)
         if found is None:
-            c = self._count
-            ok = self._class_ok(ranges)
-            if hi is None:
-                bits = (self._end | self._partial | (self._closing & (c >= lo))) & ok
-            else:
-                bits = ((self._end & (c <= hi)) | (self._partial & (c + 1 <= hi))
-                        | (self._closing & (c >= lo) & (c <= hi))) & ok
-            full = np.zeros(self.n_words * 32, dtype=bool)
-            full[: self.size] = bits
-            for word in excluded:  # a closing token whose body is an excluded name
+            most = self._most
+            top = most if hi is None else hi
+            # end inside the body with room for more (a partial character needs one more),
+            # or close it with a count in [lo, hi]
+            words = (self._at_most(_ENDS, top) | self._at_most(_PARTIALS, top - 1)
+                     | (self._at_most(_CLOSES, top) & ~self._at_most(_CLOSES, lo - 1)))
+            words &= self._class_words(ranges)
+            dropped = []  # the closing tokens whose body is an excluded name
+            for word in excluded:
                 node = self.trie.find(word + b'"')
                 if node >= 0:
-                    full[self.trie.tokens_at(node)] = False
-            found = np.packbits(full, bitorder="little").view(np.int32)
+                    dropped.append(self.trie.tokens_at(node))
+            if dropped:
+                words &= ~pack_ids(np.concatenate(dropped), self.n_words)
+            found = words
             found.setflags(write=False)
             self._masks[key] = found
         return found
+
+    def _at_most(self, kind: int, count: int) -> np.ndarray:
+        """Packed: the tokens of ``kind`` (see ``_ENDS``) with at most ``count`` characters. A
+        length bound costs three of these, each made once per vocabulary and count (counts past
+        the longest token share one), instead of six passes over every token per bound."""
+        count = min(count, self._most)
+        if count < 0:
+            return self._nothing
+        found = self._levels.get((kind, count))
+        if found is None:
+            found = self._levels[(kind, count)] = self._pack(self._kinds[kind] & (self._count <= count))
+        return found
+
+    def _class_words(self, ranges: tuple) -> np.ndarray:
+        """Packed :meth:`_class_ok`."""
+        found = self._class_packed.get(ranges)
+        if found is None:
+            found = self._class_packed[ranges] = self._pack(self._class_ok(ranges))
+        return found
+
+    def _pack(self, bits: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.n_words * 32, dtype=bool)
+        full[: self.size] = bits
+        return np.packbits(full, bitorder="little").view(np.int32)
 
     def crossing_filter(self, ids: np.ndarray, ranges: tuple, lo: int, hi: int | None,
                         excluded: tuple[bytes, ...]) -> np.ndarray:
@@ -257,6 +290,7 @@ class LexemeSpace:
         self.clamp_bound = max(vocab.trie.max_depth, 1)
         self.n_words = (vocab.size + 31) // 32
         self.token_slot = token_slots(vocab.trie, vocab.size)
+        self.bits = TokenBits(self.n_words * 32)
         self.long = LongTokens.of(vocab, self.n_words) if long_apart else None
         self._info: OrderedDict[Expr, LexemeInfo] = OrderedDict()
         self._short: OrderedDict[tuple[Expr, ...], tuple[np.ndarray, list[np.ndarray]]] = OrderedDict()
@@ -422,7 +456,10 @@ class LexemeSpace:
     def node_set(self, nodes: np.ndarray) -> np.ndarray:
         """The canonical array for a set of trie nodes: equal sets are the same object, so a
         set can key a cache (:meth:`cross`)."""
-        nodes = np.unique(nodes.astype(np.int64))
+        if nodes.size <= 64:  # most sets: a Python set beats np.unique's wrapper and sort
+            nodes = np.array(sorted(set(nodes.tolist())), dtype=np.int64)
+        else:
+            nodes = np.unique(nodes.astype(np.int64))
         key = nodes.tobytes()
         found = self._node_sets.get(key)
         if found is None:
