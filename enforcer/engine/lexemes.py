@@ -102,6 +102,8 @@ def token_slots(trie: TokenTrie, size: int) -> np.ndarray:
     return trie.level_layout.position[token_node]
 
 
+_STRING_MASKS = 1024  # string-body masks kept by bounds (16 kB each in Llama 3), then forgotten at once
+_CLASS_TABLES = 64  # character classes kept (their per-token tables: 144 kB each in Llama 3), likewise
 _ENDS, _PARTIALS, _CLOSES = 0, 1, 2  # token kinds of a string body: ends inside it, inside a character, at its quote
 
 
@@ -160,6 +162,9 @@ class StringFamily:
     def _class_ok(self, ranges: tuple) -> np.ndarray:
         found = self._in_class.get(ranges)
         if found is None:
+            if len(self._in_class) >= _CLASS_TABLES:  # a server meets classes without end
+                self._in_class.clear()
+                self._class_packed.clear()
             found = self._in_class[ranges] = self.tables.in_class(ranges)
         return found
 
@@ -183,8 +188,17 @@ class StringFamily:
                 words &= ~pack_ids(np.concatenate(dropped), self.n_words)
             found = words
             found.setflags(write=False)
+            if len(self._masks) >= _STRING_MASKS:
+                self._masks.clear()
             self._masks[key] = found
         return found
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the tables kept (bounded: see ``_STRING_MASKS``, ``_CLASS_TABLES``)."""
+        kept = (*self._masks.values(), *self._in_class.values(), *self._class_packed.values(),
+                *self._levels.values())
+        return sum(int(table.nbytes) for table in kept)
 
     def _at_most(self, kind: int, count: int) -> np.ndarray:
         """Packed: the tokens of ``kind`` (see ``_ENDS``) with at most ``count`` characters. A
@@ -513,7 +527,8 @@ class LexemeSpace:
 
     @property
     def memory_bytes(self) -> int:
-        return self._bytes + self.automaton.memory_bytes()
+        strings = self.strings.memory_bytes if self.strings is not None else 0
+        return self._bytes + self.automaton.memory_bytes() + strings
 
 
 def _together_bytes(infos: list[LexemeInfo]) -> int:

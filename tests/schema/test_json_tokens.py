@@ -136,3 +136,36 @@ def test_pattern_key_masks_equal_the_plain_walk(whitespace, llama3_vocab, llama3
             matcher.advance(token)
         assert matcher.is_complete()
     assert compiler.stats["lexeme_joint_walks"] > 0
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 0), (0, 1), (1, 1), (2, 3), (0, 20), (5, 127), (3, 128), (0, 129),
+                                    (40, 1000), (7, None), (130, None)])
+def test_string_length_bounds_equal_the_plain_walk(lo, hi, llama3_vocab):
+    """String-body masks come from per-count tables (tokens of each kind with at most n
+    characters); every bound, below, at and past the longest token's count, must give the
+    plain walk's mask at each step."""
+    bounds = {"minLength": lo} | ({} if hi is None else {"maxLength": hi})
+    for schema in ({"type": "string"} | bounds, {"type": "string", "pattern": "^[a-z ]*$"} | bounds):
+        grammar = compile_json_schema(schema, llama3_vocab, whitespace="compact")
+        _walk_compare(grammar, llama3_vocab, random.Random(f"{lo}-{hi}"), steps=12, check_every=1)
+
+
+def test_string_tables_stay_bounded(llama3_vocab):
+    """A server compiles strangers' schemas: a length bound never seen costs a table (16 kB in
+    Llama 3), and the tables kept are bounded, not one per bound ever met."""
+    from enforcer import Compiler
+    from enforcer.engine.lexemes import _CLASS_TABLES, _STRING_MASKS
+
+    compiler = Compiler(llama3_vocab)
+    quote = llama3_vocab.trie.tokens_at(llama3_vocab.trie.find(b'"'))[0]
+    for n in range(_STRING_MASKS + 60):
+        lo, hi = n % 40, n % 40 + n // 40
+        grammar = compiler.compile_json_schema({"type": "string", "minLength": lo, "maxLength": hi})
+        matcher = grammar.matcher()
+        matcher.advance(int(quote))
+        grammar.token_mask(matcher.state)
+    strings = compiler._generation.space.strings
+    assert 0 < len(strings._masks) <= _STRING_MASKS
+    mask_bytes = 4 * ((llama3_vocab.size + 31) // 32)  # the per-count tables: 3 kinds, counts 0-128 in Llama 3
+    limit = (_STRING_MASKS + 3 * 130) * mask_bytes + _CLASS_TABLES * (llama3_vocab.size + mask_bytes)
+    assert strings.memory_bytes <= limit
